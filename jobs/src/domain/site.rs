@@ -1,0 +1,207 @@
+//! Sites: slugs, titles and statuses.
+
+use super::Invalid;
+
+/// Names no customer may take: they are the platform's own hostnames or look like them.
+const RESERVED: &[&str] = &[
+    "www",
+    "admin",
+    "administrator",
+    "api",
+    "app",
+    "mail",
+    "smtp",
+    "imap",
+    "pop",
+    "pop3",
+    "ftp",
+    "sftp",
+    "ssh",
+    "ns",
+    "ns1",
+    "ns2",
+    "dns",
+    "mx",
+    "panel",
+    "dashboard",
+    "console",
+    "staff",
+    "support",
+    "help",
+    "status",
+    "billing",
+    "login",
+    "signup",
+    "auth",
+    "oauth",
+    "sso",
+    "static",
+    "assets",
+    "cdn",
+    "media",
+    "files",
+    "backup",
+    "backups",
+    "root",
+    "localhost",
+    "test",
+    "mywp",
+    "wordpress",
+    "wp",
+    "webmail",
+    "cpanel",
+    "autoconfig",
+    "autodiscover",
+    "blog-admin",
+];
+
+/// A site's subdomain: a DNS label of 3 to 40 lower-case letters, digits and hyphens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SiteSlug(String);
+
+impl SiteSlug {
+    pub const MAX_LEN: usize = 40;
+
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
+        let slug = input.trim().to_ascii_lowercase();
+        let bad = |m: String| Err(Invalid::new("slug", m));
+        if slug.is_empty() {
+            return bad("Choose a subdomain for your site.".into());
+        }
+        if let Some(c) = slug
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            return bad(format!(
+                "A subdomain can hold only letters a–z, digits and hyphens; {c:?} is not allowed."
+            ));
+        }
+        if slug.len() < 3 || slug.len() > Self::MAX_LEN {
+            return bad(format!(
+                "A subdomain must be 3 to {} characters long.",
+                Self::MAX_LEN
+            ));
+        }
+        if slug.starts_with('-') || slug.ends_with('-') {
+            return bad("A subdomain cannot start or end with a hyphen.".into());
+        }
+        if slug.get(2..4) == Some("--") {
+            return bad("A subdomain cannot have hyphens in its third and fourth places.".into());
+        }
+        if RESERVED.contains(&slug.as_str()) {
+            return bad(format!("\"{slug}\" is reserved: choose another subdomain."));
+        }
+        Ok(Self(slug))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SiteSlug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A site's title: 1 to 80 printable characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteTitle(String);
+
+impl SiteTitle {
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
+        let title = input.trim();
+        if title.is_empty() {
+            return Err(Invalid::new("title", "Give your site a title."));
+        }
+        if title.chars().count() > 80 {
+            return Err(Invalid::new(
+                "title",
+                "Keep the title to 80 characters or fewer.",
+            ));
+        }
+        if title.chars().any(char::is_control) {
+            return Err(Invalid::new(
+                "title",
+                "The title cannot hold control characters.",
+            ));
+        }
+        Ok(Self(title.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where a site stands as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteStatus {
+    /// Steps are being carried out.
+    Provisioning,
+    /// Every available step is done: the site answers on its hostname.
+    Live,
+    /// A step failed for good; staff or the customer can retry.
+    Failed,
+    /// Its resources are being removed.
+    Deleting,
+    /// A removal failed; staff can retry.
+    DeleteFailed,
+}
+
+impl SiteStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteStatus::Provisioning => "provisioning",
+            SiteStatus::Live => "live",
+            SiteStatus::Failed => "failed",
+            SiteStatus::Deleting => "deleting",
+            SiteStatus::DeleteFailed => "delete_failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> SiteStatus {
+        match s {
+            "live" => SiteStatus::Live,
+            "failed" => SiteStatus::Failed,
+            "deleting" => SiteStatus::Deleting,
+            "delete_failed" => SiteStatus::DeleteFailed,
+            _ => SiteStatus::Provisioning,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(SiteSlug::parse(" My-Blog ").unwrap().as_str(), "my-blog");
+        assert!(SiteSlug::parse("a1b").is_ok());
+        assert!(SiteSlug::parse(&"a".repeat(40)).is_ok());
+        for bad in [
+            "", "ab", "-abc", "abc-", "ab--c", "my_blog", "my.blog", "blög", "www", "admin", "api",
+            "mail",
+        ] {
+            assert!(SiteSlug::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(SiteSlug::parse(&"a".repeat(41)).is_err());
+        assert!(SiteSlug::parse("www")
+            .unwrap_err()
+            .message
+            .contains("reserved"));
+    }
+
+    #[test]
+    fn titles() {
+        assert_eq!(
+            SiteTitle::parse("  Ann's Blog ").unwrap().as_str(),
+            "Ann's Blog"
+        );
+        assert!(SiteTitle::parse("   ").is_err());
+        assert!(SiteTitle::parse(&"x".repeat(81)).is_err());
+        assert!(SiteTitle::parse("a\u{7}b").is_err());
+    }
+}

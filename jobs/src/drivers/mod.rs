@@ -1,0 +1,110 @@
+//! The drivers behind each provisioning step.
+//!
+//! A driver turns one step of a site's pipeline into real infrastructure. Every driver is
+//! idempotent: `ensure` creates what is missing or adopts what exists, `remove` deletes what
+//! exists and succeeds when it is already gone. A step whose driver is absent in a deployment
+//! shows as "not available here"; it is never reported as done.
+
+pub mod local;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::pipeline::StepKind;
+
+/// What a driver needs to know about the site it works on.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SiteSpec {
+    /// The site's id in the control plane.
+    pub id: i64,
+    /// The DNS label the site is served under (`<slug>.<platform domain>`).
+    pub slug: String,
+    /// The site's title, as WordPress shows it.
+    pub title: String,
+    /// The owner's email: WordPress's admin account.
+    pub owner_email: String,
+    /// Every hostname the site answers to, the platform hostname first.
+    pub hostnames: Vec<String>,
+}
+
+impl std::fmt::Debug for SiteSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SiteSpec")
+            .field("id", &self.id)
+            .field("slug", &self.slug)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an `ensure` ended when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ensured {
+    /// The resource exists and is ready; the string identifies it (shown to staff).
+    Done { resource: String },
+    /// The resource exists but is not ready yet (a deploy, a validation): ask again later.
+    Waiting {
+        resource: String,
+        retry_after: std::time::Duration,
+        reason: String,
+    },
+}
+
+/// A driver's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// Worth retrying with backoff: a timeout, a refused connection, a throttled call.
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying will not help until someone changes something: the message says what.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl StepError {
+    pub fn transient(e: impl std::fmt::Display) -> Self {
+        Self::Transient(e.to_string())
+    }
+    pub fn permanent(e: impl std::fmt::Display) -> Self {
+        Self::Permanent(e.to_string())
+    }
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient(_))
+    }
+}
+
+/// One step's implementation in one deployment shape.
+pub trait StepDriver: Send + Sync {
+    /// Create or adopt the step's resource for `site`.
+    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>>;
+    /// Delete the step's resource for `site`; succeed when it is already gone.
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<(), StepError>>;
+}
+
+/// The drivers of one deployment shape, one per step; `None` means "not available here".
+#[derive(Clone, Default)]
+pub struct Drivers {
+    pub database: Option<Arc<dyn StepDriver>>,
+    pub files: Option<Arc<dyn StepDriver>>,
+    pub media: Option<Arc<dyn StepDriver>>,
+    pub wordpress: Option<Arc<dyn StepDriver>>,
+    pub cdn: Option<Arc<dyn StepDriver>>,
+    pub dns: Option<Arc<dyn StepDriver>>,
+    pub certificate: Option<Arc<dyn StepDriver>>,
+    pub backup: Option<Arc<dyn StepDriver>>,
+}
+
+impl Drivers {
+    pub fn get(&self, step: StepKind) -> Option<&Arc<dyn StepDriver>> {
+        match step {
+            StepKind::Database => self.database.as_ref(),
+            StepKind::Files => self.files.as_ref(),
+            StepKind::Media => self.media.as_ref(),
+            StepKind::Wordpress => self.wordpress.as_ref(),
+            StepKind::Cdn => self.cdn.as_ref(),
+            StepKind::Dns => self.dns.as_ref(),
+            StepKind::Certificate => self.certificate.as_ref(),
+            StepKind::Backup => self.backup.as_ref(),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The provisioning pipeline: a small DAG of idempotent steps per site, run by workers
+//! that hold a lease on the site while they work.
+
+mod runner;
+mod step;
+
+pub use runner::{Outcome, Pipeline, Settings};
+pub use step::{StepKind, StepState};

@@ -1,0 +1,377 @@
+//! Carries a site toward what its owner wants: every step ensured (the site is live), or
+//! every step removed (the site is gone). One worker at a time per site, by lease.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use futures::{stream::FuturesUnordered, StreamExt};
+
+use super::{StepKind, StepState};
+use crate::{
+    domain::SiteStatus,
+    drivers::{Drivers, Ensured, SiteSpec, StepDriver, StepError},
+    store::{now_ms, SiteRow, StepRow, Store, StoreError},
+};
+
+/// How the pipeline retries and leases.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The domain every site gets a subdomain of (`<slug>.<platform_domain>`).
+    pub platform_domain: String,
+    /// Tries of one step before a transient error counts as a failure.
+    pub max_attempts: u32,
+    /// The first retry's delay; each retry doubles it.
+    pub backoff: Duration,
+    /// How long a worker's hold on a site lasts unless renewed.
+    pub lease_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            platform_domain: "localhost".into(),
+            max_attempts: 5,
+            backoff: Duration::from_millis(250),
+            lease_ttl: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What a run of the pipeline left to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing more to do until someone asks for something.
+    Settled,
+    /// Another worker holds the site; look again after this long.
+    Busy(Duration),
+    /// A step is waiting on something slow; run again after this long.
+    Again(Duration),
+}
+
+pub struct Pipeline {
+    store: Store,
+    drivers: Drivers,
+    settings: Settings,
+    worker_id: String,
+}
+
+impl Pipeline {
+    pub fn new(store: Store, drivers: Drivers, settings: Settings, worker_id: String) -> Self {
+        Self {
+            store,
+            drivers,
+            settings,
+            worker_id,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The spec drivers work from.
+    pub fn spec(&self, site: &SiteRow) -> SiteSpec {
+        SiteSpec {
+            id: site.id,
+            slug: site.slug.clone(),
+            title: site.title.clone(),
+            owner_email: site.owner_email.clone(),
+            hostnames: vec![format!("{}.{}", site.slug, self.settings.platform_domain)],
+        }
+    }
+
+    /// Runs the site's pipeline as far as it can go now.
+    pub async fn run(self: &Arc<Self>, site_id: i64) -> Result<Outcome, StoreError> {
+        let ttl_ms = self.settings.lease_ttl.as_millis() as i64;
+        if !self
+            .store
+            .try_lease(site_id, &self.worker_id, ttl_ms)
+            .await?
+        {
+            let until = self
+                .store
+                .lease_until(site_id)
+                .await?
+                .unwrap_or_else(now_ms);
+            let wait = (until - now_ms()).clamp(100, ttl_ms) as u64;
+            return Ok(Outcome::Busy(Duration::from_millis(wait)));
+        }
+        let renew = {
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(this.settings.lease_ttl / 3).await;
+                    if let Err(e) = this.store.try_lease(site_id, &this.worker_id, ttl_ms).await {
+                        tracing::warn!(site_id, error = %e, "could not renew the lease");
+                    }
+                }
+            })
+        };
+        let outcome = self.run_leased(site_id).await;
+        renew.abort();
+        self.store.release_lease(site_id, &self.worker_id).await?;
+        outcome
+    }
+
+    async fn run_leased(&self, site_id: i64) -> Result<Outcome, StoreError> {
+        loop {
+            let Some(site) = self.store.site(site_id).await? else {
+                return Ok(Outcome::Settled);
+            };
+            let steps: BTreeMap<StepKind, StepRow> = self
+                .store
+                .steps(site_id)
+                .await?
+                .into_iter()
+                .map(|s| (s.step, s))
+                .collect();
+            let outcome = if site.wanted {
+                self.build(&site, steps).await?
+            } else {
+                return self.tear_down(&site, steps).await;
+            };
+            // Deletion may have been asked for while the steps ran: then tear down now.
+            match self.store.site(site_id).await? {
+                Some(now) if !now.wanted => continue,
+                _ => return Ok(outcome),
+            }
+        }
+    }
+
+    /// Ensures every step whose needs are met, concurrently, until none is left to start.
+    async fn build(
+        &self,
+        site: &SiteRow,
+        mut steps: BTreeMap<StepKind, StepRow>,
+    ) -> Result<Outcome, StoreError> {
+        let spec = self.spec(site);
+        let mut running = FuturesUnordered::new();
+        loop {
+            let now = now_ms();
+            for kind in StepKind::ALL {
+                let row = &steps[&kind];
+                let due = match row.state {
+                    StepState::Pending
+                    | StepState::Running
+                    | StepState::Removing
+                    | StepState::Removed => true,
+                    StepState::Waiting => row.next_attempt_at.is_none_or(|t| t <= now),
+                    StepState::Done | StepState::Failed | StepState::Unavailable => false,
+                };
+                let ready = kind
+                    .needs()
+                    .iter()
+                    .all(|n| steps[n].state.satisfies_dependents());
+                if !due || !ready {
+                    continue;
+                }
+                let mut row = row.clone();
+                match self.drivers.get(kind) {
+                    None => {
+                        row.state = StepState::Unavailable;
+                        row.last_error = None;
+                    }
+                    Some(driver) => {
+                        row.state = StepState::Running;
+                        row.started_at.get_or_insert(now);
+                        running.push(self.ensure(site.id, row.clone(), Arc::clone(driver), &spec));
+                    }
+                }
+                self.store.save_step(site.id, &row).await?;
+                steps.insert(kind, row);
+            }
+            let Some(done) = running.next().await else {
+                break;
+            };
+            let row = done?;
+            self.store.save_step(site.id, &row).await?;
+            steps.insert(row.step, row);
+        }
+        self.summarize_build(site.id, &steps).await
+    }
+
+    /// Runs one step's `ensure`, retrying transient errors with exponential backoff.
+    async fn ensure(
+        &self,
+        site_id: i64,
+        mut row: StepRow,
+        driver: Arc<dyn StepDriver>,
+        spec: &SiteSpec,
+    ) -> Result<StepRow, StoreError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            row.attempts += 1;
+            match driver.ensure(spec).await {
+                Ok(Ensured::Done { resource }) => {
+                    row.state = StepState::Done;
+                    row.resource = Some(resource);
+                    row.last_error = None;
+                    row.finished_at = Some(now_ms());
+                    row.next_attempt_at = None;
+                    return Ok(row);
+                }
+                Ok(Ensured::Waiting {
+                    resource,
+                    retry_after,
+                    reason,
+                }) => {
+                    row.state = StepState::Waiting;
+                    row.resource = Some(resource);
+                    row.last_error = Some(reason);
+                    row.next_attempt_at = Some(now_ms() + retry_after.as_millis() as i64);
+                    return Ok(row);
+                }
+                Err(e) => {
+                    tracing::warn!(site_id, step = row.step.as_str(), attempt = row.attempts, error = %e, "step failed");
+                    row.last_error = Some(e.to_string());
+                    if !e.is_transient() || tries >= self.settings.max_attempts {
+                        row.state = StepState::Failed;
+                        row.finished_at = Some(now_ms());
+                        return Ok(row);
+                    }
+                    self.store.save_step(site_id, &row).await?;
+                    tokio::time::sleep(self.settings.backoff * 2u32.pow(tries - 1)).await;
+                }
+            }
+        }
+    }
+
+    async fn summarize_build(
+        &self,
+        site_id: i64,
+        steps: &BTreeMap<StepKind, StepRow>,
+    ) -> Result<Outcome, StoreError> {
+        if steps.values().all(|r| r.state.satisfies_dependents()) {
+            self.store
+                .set_site_status(site_id, SiteStatus::Live, None)
+                .await?;
+            return Ok(Outcome::Settled);
+        }
+        if let Some(failed) = steps.values().find(|r| r.state == StepState::Failed) {
+            let message = format!(
+                "{} failed: {}",
+                failed.step.describe(),
+                failed.last_error.as_deref().unwrap_or("no detail")
+            );
+            self.store
+                .set_site_status(site_id, SiteStatus::Failed, Some(&message))
+                .await?;
+            return Ok(Outcome::Settled);
+        }
+        let now = now_ms();
+        let next = steps
+            .values()
+            .filter(|r| r.state == StepState::Waiting)
+            .filter_map(|r| r.next_attempt_at)
+            .min()
+            .unwrap_or(now + 1000);
+        self.store
+            .set_site_status(site_id, SiteStatus::Provisioning, None)
+            .await?;
+        Ok(Outcome::Again(Duration::from_millis(
+            (next - now).max(50) as u64
+        )))
+    }
+
+    /// Removes every step's resource, dependents before what they need, then forgets the site.
+    async fn tear_down(
+        &self,
+        site: &SiteRow,
+        mut steps: BTreeMap<StepKind, StepRow>,
+    ) -> Result<Outcome, StoreError> {
+        let spec = self.spec(site);
+        let mut running = FuturesUnordered::new();
+        let mut in_flight = std::collections::BTreeSet::new();
+        // Removals that failed in this run; a step that failed while being built is removed.
+        let mut failed_now = std::collections::BTreeSet::new();
+        loop {
+            for kind in StepKind::ALL.into_iter().rev() {
+                let row = &steps[&kind];
+                let dependents_gone = StepKind::ALL
+                    .iter()
+                    .filter(|d| d.needs().contains(&kind))
+                    .all(|d| steps[d].state == StepState::Removed);
+                if row.state == StepState::Removed
+                    || failed_now.contains(&kind)
+                    || in_flight.contains(&kind)
+                    || !dependents_gone
+                {
+                    continue;
+                }
+                let mut row = row.clone();
+                match self.drivers.get(kind) {
+                    None => row.state = StepState::Removed,
+                    Some(driver) => {
+                        row.state = StepState::Removing;
+                        in_flight.insert(kind);
+                        running.push(self.remove(site.id, row.clone(), Arc::clone(driver), &spec));
+                    }
+                }
+                self.store.save_step(site.id, &row).await?;
+                steps.insert(kind, row);
+            }
+            let Some(done) = running.next().await else {
+                break;
+            };
+            let row = done?;
+            in_flight.remove(&row.step);
+            if row.state == StepState::Failed {
+                failed_now.insert(row.step);
+            }
+            self.store.save_step(site.id, &row).await?;
+            steps.insert(row.step, row);
+        }
+        if steps.values().all(|r| r.state == StepState::Removed) {
+            self.store.delete_site_row(site.id).await?;
+            return Ok(Outcome::Settled);
+        }
+        let failed = steps.values().find(|r| r.state == StepState::Failed);
+        let message = failed.map(|r| {
+            format!(
+                "Removing the {} failed: {}",
+                r.step.describe(),
+                r.last_error.as_deref().unwrap_or("no detail")
+            )
+        });
+        self.store
+            .set_site_status(site.id, SiteStatus::DeleteFailed, message.as_deref())
+            .await?;
+        Ok(Outcome::Settled)
+    }
+
+    /// Runs one step's `remove`, retrying transient errors with exponential backoff.
+    async fn remove(
+        &self,
+        site_id: i64,
+        mut row: StepRow,
+        driver: Arc<dyn StepDriver>,
+        spec: &SiteSpec,
+    ) -> Result<StepRow, StoreError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match driver.remove(spec).await {
+                Ok(()) => {
+                    row.state = StepState::Removed;
+                    row.last_error = None;
+                    row.finished_at = Some(now_ms());
+                    return Ok(row);
+                }
+                Err(e) => {
+                    tracing::warn!(site_id, step = row.step.as_str(), error = %e, "removal failed");
+                    row.last_error = Some(e.to_string());
+                    if matches!(e, StepError::Permanent(_)) || tries >= self.settings.max_attempts {
+                        row.state = StepState::Failed;
+                        return Ok(row);
+                    }
+                    self.store.save_step(site_id, &row).await?;
+                    tokio::time::sleep(self.settings.backoff * 2u32.pow(tries - 1)).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Accounts, sessions and failed logins.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{conflict, now_ms, Store, StoreError};
+use crate::domain::{Email, PasswordHash, Role};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+}
+
+/// A session's secret token, as it travels in the cookie. Only its hash is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(pub String);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(***)")
+    }
+}
+
+impl SessionToken {
+    fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        Self(hex::encode(bytes))
+    }
+    fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+fn account(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        role: Role::parse(row.try_get::<String, _>("role")?.as_str()),
+    })
+}
+
+/// Sessions last 30 days.
+pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
+
+impl Store {
+    pub async fn create_account(
+        &self,
+        email: &Email,
+        hash: &PasswordHash,
+        role: Role,
+    ) -> Result<Account, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO accounts (email, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
+             RETURNING id, email, role",
+        )
+        .bind(email.as_str())
+        .bind(&hash.0)
+        .bind(role.as_str())
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(conflict("account"))?;
+        Ok(account(&row)?)
+    }
+
+    /// The account with `email` and its password hash, if any.
+    pub async fn account_for_login(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(Account, Option<PasswordHash>)>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, email, role, password_hash FROM accounts WHERE email = $1")
+                .bind(email.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            let hash: Option<String> = r.try_get("password_hash")?;
+            Ok((account(&r)?, hash.map(PasswordHash)))
+        })
+        .transpose()
+    }
+
+    pub async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
+        Ok(self.account_for_login(email).await?.map(|(a, _)| a))
+    }
+
+    pub async fn set_role(&self, account_id: i64, role: Role) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Opens a session for `account_id` and returns its token for the cookie.
+    pub async fn create_session(&self, account_id: i64) -> Result<SessionToken, StoreError> {
+        let token = SessionToken::generate();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token.hash())
+        .bind(account_id)
+        .bind(now)
+        .bind(now + SESSION_TTL_MS)
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    /// The account behind a live session token.
+    pub async fn session_account(
+        &self,
+        token: &SessionToken,
+    ) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(
+            "SELECT a.id, a.email, a.role FROM sessions s JOIN accounts a ON a.id = s.account_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token.hash())
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(account).transpose()?)
+    }
+
+    pub async fn delete_session(&self, token: &SessionToken) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at < $2")
+            .bind(token.hash())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_login_failure(&self, email: &str, ip: &str) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query("INSERT INTO login_failures (email, ip, at) VALUES ($1, $2, $3)")
+            .bind(email)
+            .bind(ip)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        // Keep the table small: failures older than a day no longer matter.
+        sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(now - 24 * 3600 * 1000)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Failed logins for `email` and from `ip` since `since_ms`.
+    pub async fn login_failures_since(
+        &self,
+        email: &str,
+        ip: &str,
+        since_ms: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $3) AS by_email,
+               (SELECT COUNT(*) FROM login_failures WHERE ip = $2 AND at >= $3) AS by_ip",
+        )
+        .bind(email)
+        .bind(ip)
+        .bind(since_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("by_email")?, row.try_get("by_ip")?))
+    }
+
+    pub async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_failures WHERE email = $1")
+            .bind(email)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,326 @@
+//! Sites, their provisioning steps and the per-site lease that keeps one worker on a site.
+
+use sqlx::{any::AnyRow, Row};
+
+use super::{conflict, now_ms, Store, StoreError};
+use crate::{
+    domain::{SiteSlug, SiteStatus, SiteTitle},
+    pipeline::{StepKind, StepState},
+};
+
+pub struct NewSite<'a> {
+    pub slug: &'a SiteSlug,
+    pub title: &'a SiteTitle,
+    pub owner_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteRow {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub owner_id: i64,
+    pub owner_email: String,
+    pub status: SiteStatus,
+    /// False once deletion was asked for.
+    pub wanted: bool,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub live_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRow {
+    pub step: StepKind,
+    pub state: StepState,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub resource: Option<String>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub next_attempt_at: Option<i64>,
+}
+
+/// The columns of a `SiteRow`, from `sites s` joined to its owner `a`.
+macro_rules! select_sites {
+    ($($rest:literal),*) => {
+        concat!(
+            "SELECT s.id, s.slug, s.title, s.owner_id, a.email AS owner_email, s.status, s.desired, ",
+            "s.last_error, s.created_at, s.updated_at, s.live_at ",
+            "FROM sites s JOIN accounts a ON a.id = s.owner_id ",
+            $($rest),*
+        )
+    };
+}
+
+fn site(row: &AnyRow) -> Result<SiteRow, sqlx::Error> {
+    Ok(SiteRow {
+        id: row.try_get("id")?,
+        slug: row.try_get("slug")?,
+        title: row.try_get("title")?,
+        owner_id: row.try_get("owner_id")?,
+        owner_email: row.try_get("owner_email")?,
+        status: SiteStatus::parse(row.try_get::<String, _>("status")?.as_str()),
+        wanted: row.try_get::<String, _>("desired")? == "present",
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        live_at: row.try_get("live_at")?,
+    })
+}
+
+fn step(row: &AnyRow) -> Result<StepRow, sqlx::Error> {
+    let name: String = row.try_get("step")?;
+    let state: String = row.try_get("state")?;
+    Ok(StepRow {
+        step: StepKind::parse(&name)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown step {name:?}").into()))?,
+        state: StepState::parse(&state)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown step state {state:?}").into()))?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        resource: row.try_get("resource")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+    })
+}
+
+impl Store {
+    /// Records a new site and its pending steps, in one transaction.
+    pub async fn create_site(&self, new: NewSite<'_>) -> Result<SiteRow, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO sites (slug, title, owner_id, status, desired, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, 'present', $5, $5) RETURNING id",
+        )
+        .bind(new.slug.as_str())
+        .bind(new.title.as_str())
+        .bind(new.owner_id)
+        .bind(SiteStatus::Provisioning.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict("site"))?
+        .try_get("id")?;
+        for kind in StepKind::ALL {
+            sqlx::query("INSERT INTO site_steps (site_id, step, state) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(kind.as_str())
+                .bind(StepState::Pending.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.site(id).await?.ok_or(StoreError::Conflict("site"))
+    }
+
+    pub async fn site(&self, id: i64) -> Result<Option<SiteRow>, StoreError> {
+        let row = sqlx::query(select_sites!("WHERE s.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(site).transpose()?)
+    }
+
+    pub async fn site_by_slug(&self, slug: &str) -> Result<Option<SiteRow>, StoreError> {
+        let row = sqlx::query(select_sites!("WHERE s.slug = $1"))
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(site).transpose()?)
+    }
+
+    /// One page of `owner_id`'s sites, newest first, and how many they have in all.
+    pub async fn sites_of(
+        &self,
+        owner_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<SiteRow>, i64), StoreError> {
+        let rows = sqlx::query(select_sites!(
+            "WHERE s.owner_id = $1 ORDER BY s.created_at DESC, s.id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(owner_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sites WHERE owner_id = $1")
+            .bind(owner_id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let sites = rows.iter().map(site).collect::<Result<_, _>>()?;
+        Ok((sites, total))
+    }
+
+    pub async fn steps(&self, site_id: i64) -> Result<Vec<StepRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT step, state, attempts, last_error, resource, started_at, finished_at, next_attempt_at
+             FROM site_steps WHERE site_id = $1",
+        )
+        .bind(site_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut steps: Vec<StepRow> = rows.iter().map(step).collect::<Result<_, _>>()?;
+        steps.sort_by_key(|s| s.step);
+        Ok(steps)
+    }
+
+    /// Writes one step's state. Called after every transition, so a killed worker's
+    /// successor knows exactly where the site stands.
+    pub async fn save_step(&self, site_id: i64, row: &StepRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE site_steps SET state = $1, attempts = $2, last_error = $3, resource = $4,
+             started_at = $5, finished_at = $6, next_attempt_at = $7 WHERE site_id = $8 AND step = $9",
+        )
+        .bind(row.state.as_str())
+        .bind(row.attempts)
+        .bind(row.last_error.as_deref())
+        .bind(row.resource.as_deref())
+        .bind(row.started_at)
+        .bind(row.finished_at)
+        .bind(row.next_attempt_at)
+        .bind(site_id)
+        .bind(row.step.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_site_status(
+        &self,
+        site_id: i64,
+        status: SiteStatus,
+        last_error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE sites SET status = $1, last_error = $2, updated_at = $3,
+             live_at = CASE WHEN $1 = 'live' AND live_at IS NULL THEN $3 ELSE live_at END
+             WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(last_error)
+        .bind(now)
+        .bind(site_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the site for deletion. Returns false if it was already being deleted.
+    pub async fn request_delete(&self, site_id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sites SET desired = 'absent', status = $1, last_error = NULL, updated_at = $2
+             WHERE id = $3 AND desired = 'present'",
+        )
+        .bind(SiteStatus::Deleting.as_str())
+        .bind(now_ms())
+        .bind(site_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Puts failed steps back to pending so the next run tries them again.
+    pub async fn retry_failed_steps(&self, site_id: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE site_steps SET state = $1, attempts = 0, next_attempt_at = NULL
+             WHERE site_id = $2 AND state = $3",
+        )
+        .bind(StepState::Pending.as_str())
+        .bind(site_id)
+        .bind(StepState::Failed.as_str())
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE sites SET status = CASE WHEN desired = 'present' THEN $1 ELSE $2 END,
+             last_error = NULL, updated_at = $3 WHERE id = $4",
+        )
+        .bind(SiteStatus::Provisioning.as_str())
+        .bind(SiteStatus::Deleting.as_str())
+        .bind(now_ms())
+        .bind(site_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Forgets a site whose resources are all removed.
+    pub async fn delete_site_row(&self, site_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM site_steps WHERE site_id = $1")
+            .bind(site_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sites WHERE id = $1")
+            .bind(site_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes (or renews) the lease on a site for `owner` until `now + ttl_ms`.
+    /// Only one worker holds a site's lease at a time; a dead worker's lease expires.
+    pub async fn try_lease(
+        &self,
+        site_id: i64,
+        owner: &str,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE sites SET lease_owner = $1, lease_until = $2
+             WHERE id = $3 AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $4)",
+        )
+        .bind(owner)
+        .bind(now + ttl_ms)
+        .bind(site_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn release_lease(&self, site_id: i64, owner: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sites SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2")
+            .bind(site_id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// When the lease on a site ends, if someone holds it.
+    pub async fn lease_until(&self, site_id: i64) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT lease_until FROM sites WHERE id = $1")
+            .bind(site_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("lease_until")).transpose()?.flatten())
+    }
+
+    /// Sites with work left (provisioning or deleting); with `unleased_only`, only those
+    /// no worker holds. The sweep hands them to a worker again.
+    pub async fn unsettled_sites(&self, unleased_only: bool) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM sites WHERE status IN ($1, $2)
+             AND ($3 = 0 OR lease_until IS NULL OR lease_until < $4)",
+        )
+        .bind(SiteStatus::Provisioning.as_str())
+        .bind(SiteStatus::Deleting.as_str())
+        .bind(i64::from(unleased_only))
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+}
