@@ -1,0 +1,209 @@
+//! The database step on a local MariaDB: one database and one user per site, the user
+//! granted on that database only. The panel connects as root through the unix socket
+//! (unix_socket authentication: no root password exists anywhere).
+
+use std::sync::Arc;
+
+use futures::{future::BoxFuture, FutureExt};
+use sha2::{Digest, Sha256};
+use sqlx::{
+    mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions},
+    AssertSqlSafe, ConnectOptions,
+};
+use tokio::sync::OnceCell;
+
+use super::{check_slug, LocalConfig};
+use crate::drivers::{Ensured, SiteSpec, StepDriver, StepError};
+
+/// MySQL 8 limits user names to 32 characters (MariaDB allows more; RDS MySQL does not).
+const MAX_USER_LEN: usize = 32;
+
+/// The database and user name of a site: `wp_<slug with '_' for '-'>`, or when longer than
+/// 32 characters, its first 23 characters + `_` + 8 hex digits of a hash of the slug.
+/// Slugs contain no `_`, so the mapping is one to one.
+pub fn site_db_name(slug: &str) -> String {
+    let name = format!("wp_{}", slug.replace('-', "_"));
+    if name.len() <= MAX_USER_LEN {
+        return name;
+    }
+    let hash = hex::encode(Sha256::digest(slug.as_bytes()));
+    format!("{}_{}", &name[..MAX_USER_LEN - 9], &hash[..8])
+}
+
+/// Only `[a-z0-9_]` ever goes into SQL as an identifier.
+fn check_identifier(name: &str) -> Result<(), StepError> {
+    if !name.is_empty()
+        && name.len() <= MAX_USER_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(StepError::permanent(format!(
+            "refusing the database identifier {name:?}"
+        )))
+    }
+}
+
+pub(super) fn is_valid_user_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_%".contains(&b))
+}
+
+/// The database step's driver.
+pub struct MariaDbDriver {
+    cfg: Arc<LocalConfig>,
+    pool: OnceCell<MySqlPool>,
+}
+
+impl MariaDbDriver {
+    pub fn new(cfg: Arc<LocalConfig>) -> Self {
+        Self {
+            cfg,
+            pool: OnceCell::new(),
+        }
+    }
+
+    /// One small pool per driver, created on first use (connections are opened lazily).
+    async fn pool(&self) -> &MySqlPool {
+        self.pool
+            .get_or_init(|| async {
+                // Statements carry the site's password (CREATE/ALTER USER): never log them.
+                let options = MySqlConnectOptions::new()
+                    .socket(&self.cfg.mariadb_socket)
+                    .username("root")
+                    .database("mysql")
+                    .disable_statement_logging();
+                MySqlPoolOptions::new()
+                    .max_connections(2)
+                    .min_connections(0)
+                    .acquire_timeout(std::time::Duration::from_secs(10))
+                    .idle_timeout(std::time::Duration::from_secs(60))
+                    .connect_lazy_with(options)
+            })
+            .await
+    }
+
+    async fn exec(&self, sql: String) -> Result<(), StepError> {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(self.pool().await)
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    fn names(&self, site: &SiteSpec) -> Result<(String, String), StepError> {
+        check_slug(&site.slug)?;
+        let name = site_db_name(&site.slug);
+        check_identifier(&name)?;
+        if !is_valid_user_host(&self.cfg.db_user_host) {
+            return Err(StepError::permanent("the database user host is not valid"));
+        }
+        let user = format!("'{name}'@'{}'", self.cfg.db_user_host);
+        Ok((name, user))
+    }
+
+    async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        let (name, user) = self.names(site)?;
+        let password = self.cfg.master_key.derive("db-password", &site.slug);
+        // Derived passwords are 64 hex digits: nothing to escape.
+        if !password.expose().bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StepError::permanent(
+                "the derived database password is not hex",
+            ));
+        }
+        self.exec(format!(
+            "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        ))
+        .await?;
+        self.exec(format!(
+            "CREATE USER IF NOT EXISTS {user} IDENTIFIED BY '{}'",
+            password.expose()
+        ))
+        .await?;
+        // Converge: a user left from an earlier attempt (or another key) gets today's password.
+        self.exec(format!(
+            "ALTER USER {user} IDENTIFIED BY '{}'",
+            password.expose()
+        ))
+        .await?;
+        // `_` is a wildcard in GRANT's database names: escape it so the grant is this one only.
+        let grant_db = name.replace('_', "\\_");
+        self.exec(format!("GRANT ALL PRIVILEGES ON `{grant_db}`.* TO {user}"))
+            .await?;
+        Ok(Ensured::Done {
+            resource: format!("mariadb:{name}"),
+        })
+    }
+
+    async fn remove_site(&self, site: &SiteSpec) -> Result<(), StepError> {
+        let (name, user) = self.names(site)?;
+        self.exec(format!("DROP DATABASE IF EXISTS `{name}`"))
+            .await?;
+        self.exec(format!("DROP USER IF EXISTS {user}")).await?;
+        Ok(())
+    }
+}
+
+impl StepDriver for MariaDbDriver {
+    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
+        self.ensure_site(site).boxed()
+    }
+
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<(), StepError>> {
+        self.remove_site(site).boxed()
+    }
+}
+
+/// Connection trouble is worth a retry; what the server refuses is not, with its message.
+/// (Statements never carry the password in an error: MariaDB does not echo them.)
+fn classify(e: sqlx::Error) -> StepError {
+    match &e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // MariaDB's numeric error number, when sqlx has it.
+            let number = db
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .map(|m| m.number())
+                .unwrap_or(0);
+            let msg = format!(
+                "MariaDB refused the operation: {} (error {number}, {code})",
+                db.message()
+            );
+            match number {
+                // too many connections, lock wait timeout, deadlock, server shutting down
+                1040 | 1205 | 1213 | 1053 => StepError::Transient(msg),
+                _ => StepError::Permanent(msg),
+            }
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_) => StepError::Transient(format!("cannot reach MariaDB: {e}")),
+        _ => StepError::Permanent(format!("database error: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_short_and_distinct() {
+        assert_eq!(site_db_name("my-blog"), "wp_my_blog");
+        let long = "a".repeat(40);
+        let long2 = format!("{}b", "a".repeat(39));
+        assert_eq!(site_db_name(&long).len(), 32);
+        assert_ne!(site_db_name(&long), site_db_name(&long2));
+        assert!(check_identifier(&site_db_name(&long)).is_ok());
+        assert!(check_identifier("wp_x`; DROP").is_err());
+        assert!(is_valid_user_host("%"));
+        assert!(!is_valid_user_host("x'y"));
+    }
+}

@@ -1,0 +1,285 @@
+//! The wordpress step: the site's nginx server block, WordPress installed into the site's
+//! database (title, owner as admin), and the proof that it is live: its hostname answers
+//! 200 with its title.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures::{future::BoxFuture, FutureExt};
+
+use super::{check_slug, fsutil::Owner, nginx, LocalConfig};
+use crate::drivers::{Ensured, SiteSpec, StepDriver, StepError};
+
+/// How long the CLI install may take before it counts as hung.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The wordpress step's driver.
+pub struct WordPressDriver {
+    cfg: Arc<LocalConfig>,
+}
+
+impl WordPressDriver {
+    pub fn new(cfg: Arc<LocalConfig>) -> Self {
+        Self { cfg }
+    }
+
+    async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        let cfg = &*self.cfg;
+        check_slug(&site.slug)?;
+        if site.title.trim().is_empty() {
+            return Err(StepError::permanent("the site needs a title"));
+        }
+        if !site.owner_email.contains('@') || site.owner_email.chars().any(char::is_control) {
+            return Err(StepError::permanent(format!(
+                "{:?} is not an email address",
+                site.owner_email
+            )));
+        }
+        if !cfg.site_config(&site.slug).is_file() {
+            return Err(StepError::transient(
+                "the site's files are not ready yet (files step)",
+            ));
+        }
+        let changed = nginx::apply(cfg, site).await?;
+        install(cfg, site).await?;
+        let url = format!("{}/", cfg.site_url(&site.slug));
+        let deadline = Instant::now() + cfg.health_timeout;
+        let mut reloaded = changed;
+        loop {
+            let seen = match probe(cfg, &site.slug).await {
+                Ok((200, body)) if title_matches(&body, &site.title) => {
+                    return Ok(Ensured::Done { resource: url });
+                }
+                Ok((200, _)) => "200 without the site's title".to_string(),
+                Ok((status, _)) => format!("HTTP {status}"),
+                Err(e) => e,
+            };
+            if Instant::now() >= deadline {
+                return Err(StepError::Transient(format!(
+                    "{url} is not live yet: it answered {seen}"
+                )));
+            }
+            // The block was already in place but the site does not answer: perhaps a worker
+            // died between writing it and reloading nginx. Reload once.
+            if !reloaded {
+                nginx::force_reload(cfg).await?;
+                reloaded = true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn remove_site(&self, site: &SiteSpec) -> Result<(), StepError> {
+        let cfg = &*self.cfg;
+        check_slug(&site.slug)?;
+        nginx::remove(cfg, site).await?;
+        // The hostname must stop serving the site: nginx's default server answers 404 once
+        // the reload has reached every worker.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = match probe(cfg, &site.slug).await {
+                Ok((404, _)) => return Ok(()),
+                Ok((status, _)) => format!("HTTP {status}"),
+                // nginx does not answer at all: nothing serves the site.
+                Err(_) => return Ok(()),
+            };
+            if Instant::now() >= deadline {
+                return Err(StepError::Transient(format!(
+                    "{} still answers after removing its server block: {seen}",
+                    cfg.site_host(&site.slug)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl StepDriver for WordPressDriver {
+    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
+        self.ensure_site(site).boxed()
+    }
+
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<(), StepError>> {
+        self.remove_site(site).boxed()
+    }
+}
+
+/// Runs dataplane's install.php with the PHP CLI as the web user (so anything WordPress
+/// writes into wp-content belongs to it). Idempotent: an installed site only gets its title.
+async fn install(cfg: &LocalConfig, site: &SiteSpec) -> Result<(), StepError> {
+    let web = Owner::of_user(&cfg.web_user)?;
+    let php_dir = &cfg.dataplane_php_dir;
+    let host = cfg
+        .site_url(&site.slug)
+        .trim_start_matches("http://")
+        .to_string();
+    let mut cmd = tokio::process::Command::new(&cfg.php_bin);
+    cmd.arg("-d")
+        .arg(format!(
+            "auto_prepend_file={}",
+            php_dir.join("prepend.php").display()
+        ))
+        .arg("-d")
+        .arg("display_errors=stderr")
+        .arg(php_dir.join("install.php"))
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("MYWP_SITE_CONFIG", cfg.site_config(&site.slug))
+        .env("MYWP_SITE_TITLE", &site.title)
+        .env("MYWP_ADMIN_EMAIL", &site.owner_email)
+        .env("MYWP_SITE_HOST", host)
+        .current_dir(&cfg.wordpress_core)
+        .uid(web.uid)
+        .gid(web.gid)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(INSTALL_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| StepError::transient("the WordPress install timed out"))?
+        .map_err(|e| StepError::transient(format!("cannot run {}: {e}", cfg.php_bin.display())))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && stdout.contains("MYWP-INSTALL-OK") {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let detail = shorten(&format!("{} {}", strip_tags(&stdout), stderr.trim()), 400);
+    let message = format!("the WordPress install failed ({}): {detail}", out.status);
+    if out.status.code() == Some(2) {
+        Err(StepError::Permanent(message))
+    } else {
+        // Typically the database is not reachable yet: worth a retry.
+        Err(StepError::Transient(message))
+    }
+}
+
+/// The address nginx listens on for the sites, as something we can connect to.
+fn probe_addr(cfg: &LocalConfig) -> SocketAddr {
+    let ip = cfg
+        .sites_listen
+        .rsplit_once(':')
+        .and_then(|(host, _)| {
+            host.trim_matches(|c| c == '[' || c == ']')
+                .parse::<IpAddr>()
+                .ok()
+        })
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    SocketAddr::new(ip, cfg.sites_port)
+}
+
+/// GET the site's home page through this host's nginx, whatever DNS says.
+async fn probe(cfg: &LocalConfig, slug: &str) -> Result<(u16, String), String> {
+    let host = cfg.site_host(slug);
+    let client = reqwest::Client::builder()
+        .resolve(&host, probe_addr(cfg))
+        .timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    let response = client
+        .get(format!("{}/", cfg.site_url(slug)))
+        .send()
+        .await
+        .map_err(|e| format!("no answer ({e})"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| format!("a broken answer ({e})"))?;
+    Ok((status, body))
+}
+
+/// Whether the page's `<title>` holds the site's title. WordPress escapes and texturises
+/// it (`&` → `&#038;`, quotes → curly quotes), so words are compared, not bytes.
+pub(crate) fn title_matches(body: &str, title: &str) -> bool {
+    let lower = body.to_lowercase();
+    let Some(start) = lower.find("<title") else {
+        return false;
+    };
+    let Some(open_end) = lower[start..].find('>') else {
+        return false;
+    };
+    let inner_start = start + open_end + 1;
+    let Some(len) = lower[inner_start..].find("</title>") else {
+        return false;
+    };
+    let page = words(&decode_entities(&body[inner_start..inner_start + len]));
+    let wanted = words(title);
+    !wanted.is_empty() && page.windows(wanted.len()).any(|w| w == wanted.as_slice())
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Turns character references into characters (numeric ones) or a space (named ones).
+fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        match tail.find(';').filter(|&j| j <= 10) {
+            Some(j) => {
+                let entity = &tail[1..j];
+                let ch = entity
+                    .strip_prefix("#x")
+                    .or_else(|| entity.strip_prefix("#X"))
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                    .and_then(char::from_u32);
+                out.push(ch.unwrap_or(' '));
+                rest = &tail[j + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn strip_tags(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_match_through_escaping() {
+        let page =
+            "<html><head><title>Tom&#8217;s Blog &#038; Co &#8211; Just another site</title>";
+        assert!(title_matches(page, "Tom's Blog & Co"));
+        assert!(!title_matches(page, "Other"));
+        assert!(!title_matches("<p>no title</p>", "x"));
+    }
+}

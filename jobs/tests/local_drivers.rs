@@ -1,0 +1,319 @@
+//! The single-host drivers against the running data plane (`scripts/dataplane.sh start`).
+//!
+//! The data plane is found through `$MYWP_STATE_DIR/dataplane.env` (default: the repo's
+//! `var/`). When it is not there these tests fail, they do not skip: start it first.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use mywp_jobs::drivers::{
+    local::{local_drivers, login_link, site_db_name, LocalConfig},
+    Drivers, Ensured, SiteSpec, StepError,
+};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+
+fn state_dir() -> PathBuf {
+    std::env::var_os("MYWP_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("var")
+        })
+}
+
+fn config() -> LocalConfig {
+    let dir = state_dir();
+    LocalConfig::from_state_dir(&dir).unwrap_or_else(|e| {
+        panic!(
+            "the local data plane is not available: {e}\n\
+             Start it with `scripts/dataplane.sh install && scripts/dataplane.sh start` \
+             (state dir {}, override with MYWP_STATE_DIR)",
+            dir.display()
+        )
+    })
+}
+
+/// A slug no other test run uses: pid, counter and time.
+fn unique_slug(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 1_000_000_000;
+    format!("{prefix}{}-{n}-{t}", std::process::id())
+}
+
+fn site(cfg: &LocalConfig, slug: &str) -> SiteSpec {
+    SiteSpec {
+        id: 1,
+        slug: slug.to_string(),
+        title: format!("Tom's Test & Blog {slug}"),
+        owner_email: "Owner@Example.com".to_string(),
+        hostnames: vec![cfg.site_host(slug)],
+    }
+}
+
+async fn root_pool(cfg: &LocalConfig) -> MySqlPool {
+    let opts = MySqlConnectOptions::new()
+        .socket(&cfg.mariadb_socket)
+        .username("root")
+        .database("mysql");
+    MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot connect to MariaDB at {}: {e} (is the data plane started?)",
+                cfg.mariadb_socket.display()
+            )
+        })
+}
+
+async fn count(pool: &MySqlPool, sql: &'static str, name: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+fn http_client(cfg: &LocalConfig, slug: &str, cookies: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .resolve(
+            &cfg.site_host(slug),
+            SocketAddr::from(([127, 0, 0, 1], cfg.sites_port)),
+        )
+        .cookie_store(cookies)
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+async fn get(cfg: &LocalConfig, slug: &str) -> (u16, String) {
+    let resp = http_client(cfg, slug, false)
+        .get(format!("{}/", cfg.site_url(slug)))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// Polls until the site's hostname answers `status` (bounded).
+async fn wait_for_status(cfg: &LocalConfig, slug: &str, status: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (got, body) = get(cfg, slug).await;
+        if got == status {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} answered {got}, expected {status}",
+            cfg.site_host(slug)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn ensure_all(drivers: &Drivers, site: &SiteSpec) {
+    for (name, driver) in [
+        ("database", &drivers.database),
+        ("files", &drivers.files),
+        ("wordpress", &drivers.wordpress),
+    ] {
+        let driver = driver
+            .as_ref()
+            .unwrap_or_else(|| panic!("no {name} driver"));
+        match driver.ensure(site).await {
+            Ok(Ensured::Done { resource }) => assert!(!resource.is_empty()),
+            other => panic!("{name}.ensure: {other:?}"),
+        }
+    }
+}
+
+async fn remove_all(drivers: &Drivers, site: &SiteSpec) {
+    for (name, driver) in [
+        ("wordpress", &drivers.wordpress),
+        ("files", &drivers.files),
+        ("database", &drivers.database),
+    ] {
+        let driver = driver.as_ref().unwrap();
+        if let Err(e) = driver.remove(site).await {
+            panic!("{name}.remove: {e:?}");
+        }
+    }
+}
+
+async fn full_lifecycle(slug: String) {
+    let cfg = config();
+    let drivers = local_drivers(cfg.clone()).unwrap();
+    assert!(drivers.media.is_none() && drivers.cdn.is_none() && drivers.dns.is_none());
+    assert!(drivers.certificate.is_none() && drivers.backup.is_none());
+    let site = site(&cfg, &slug);
+    let db = site_db_name(&slug);
+    assert!(db.len() <= 32, "{db}");
+    let pool = root_pool(&cfg).await;
+
+    // Ensure twice: the second run converges on the same resources.
+    ensure_all(&drivers, &site).await;
+    ensure_all(&drivers, &site).await;
+
+    let schemata = "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?";
+    let users = "SELECT COUNT(*) FROM mysql.user WHERE User = ?";
+    let db_grants = "SELECT COUNT(*) FROM mysql.db WHERE User = ?";
+    assert_eq!(count(&pool, schemata, &db).await, 1);
+    assert_eq!(count(&pool, users, &db).await, 1);
+    assert_eq!(
+        count(&pool, db_grants, &db).await,
+        1,
+        "the user is granted on its database only"
+    );
+    let granted_on: String = sqlx::query_scalar("SELECT Db FROM mysql.db WHERE User = ?")
+        .bind(&db)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(granted_on, db.replace('_', "\\_"));
+
+    let dir = cfg.site_dir(&slug);
+    let config_meta = std::fs::metadata(dir.join("config.php")).unwrap();
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        assert_eq!(config_meta.permissions().mode() & 0o777, 0o640);
+        assert_eq!(config_meta.uid(), 0);
+        let uploads = std::fs::metadata(dir.join("wp-content/uploads")).unwrap();
+        assert_ne!(uploads.uid(), 0, "uploads belong to the web user");
+    }
+    let theme = std::fs::read_link(dir.join("wp-content/themes/twentytwentythree")).unwrap();
+    assert_eq!(theme, cfg.default_theme_dir);
+    assert!(
+        std::fs::symlink_metadata(dir.join("wp-content/mu-plugins/mywp-login.php"))
+            .unwrap()
+            .is_symlink()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .chain(std::fs::read_dir(&cfg.nginx_sites_dir).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+
+    // Live: 200 with the title (WordPress escapes it: compare the escaped form).
+    let (status, body) = get(&cfg, &slug).await;
+    assert_eq!(status, 200);
+    let escaped =
+        ["&amp;", "&#038;"].map(|amp| format!("<title>Tom&#039;s Test {amp} Blog {slug}"));
+    assert!(
+        escaped.iter().any(|t| body.contains(t.as_str())),
+        "title missing from the page"
+    );
+
+    // The login link logs the owner into wp-admin once.
+    let link = login_link(&cfg, &site, Duration::from_secs(300));
+    let browser = http_client(&cfg, &slug, true);
+    let resp = browser.get(&link).send().await.unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "login link answered {}",
+        resp.status()
+    );
+    assert_eq!(resp.url().path(), "/wp-admin/", "ended on {}", resp.url());
+    let dashboard = resp.text().await.unwrap();
+    assert!(
+        dashboard.contains("Dashboard"),
+        "wp-admin did not show the dashboard"
+    );
+    // The session cookie works on its own too.
+    let again = browser
+        .get(format!("{}/wp-admin/", cfg.site_url(&slug)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.url().path(), "/wp-admin/");
+    // A second use is refused, and so is a forged link.
+    let resp = http_client(&cfg, &slug, true)
+        .get(&link)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403, "a used link must be refused");
+    assert!(resp.text().await.unwrap().contains("used already"));
+    let forged = format!("{}0", &link[..link.len() - 1]);
+    let forged = if forged == link {
+        format!("{}1", &link[..link.len() - 1])
+    } else {
+        forged
+    };
+    let resp = http_client(&cfg, &slug, true)
+        .get(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403, "a forged link must be refused");
+
+    // Remove twice: the second finds nothing and succeeds.
+    remove_all(&drivers, &site).await;
+    remove_all(&drivers, &site).await;
+    assert_eq!(count(&pool, schemata, &db).await, 0);
+    assert_eq!(count(&pool, users, &db).await, 0);
+    assert_eq!(count(&pool, db_grants, &db).await, 0);
+    assert!(!dir.exists(), "{} is left", dir.display());
+    assert!(
+        !cfg.server_block(&slug).exists(),
+        "the server block is left"
+    );
+    wait_for_status(&cfg, &slug, 404).await;
+}
+
+#[tokio::test]
+async fn site_lifecycle_is_idempotent_and_leaves_nothing() {
+    full_lifecycle(unique_slug("t")).await;
+}
+
+#[tokio::test]
+async fn a_forty_character_slug_gets_a_short_database_user() {
+    let mut slug = unique_slug("long-");
+    while slug.len() < 40 {
+        slug.push('z');
+    }
+    slug.truncate(40);
+    full_lifecycle(slug).await;
+}
+
+#[tokio::test]
+async fn bad_input_is_a_permanent_error() {
+    let cfg = config();
+    let drivers = local_drivers(cfg.clone()).unwrap();
+    let mut bad = site(&cfg, "Not_A_Slug");
+    for driver in [&drivers.database, &drivers.files, &drivers.wordpress] {
+        let err = driver.as_ref().unwrap().ensure(&bad).await.unwrap_err();
+        assert!(matches!(err, StepError::Permanent(_)), "{err:?}");
+    }
+    bad.slug = unique_slug("h");
+    bad.hostnames
+        .push("evil.example; include /etc/passwd".into());
+    // The wordpress step refuses a hostname that is not a DNS name, before touching nginx.
+    let files = drivers.files.as_ref().unwrap();
+    files.ensure(&bad).await.unwrap();
+    let err = drivers
+        .wordpress
+        .as_ref()
+        .unwrap()
+        .ensure(&bad)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StepError::Permanent(_)), "{err:?}");
+    assert!(!cfg.server_block(&bad.slug).exists());
+    files.remove(&bad).await.unwrap();
+}
