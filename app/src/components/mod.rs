@@ -1,0 +1,4 @@
+//! Pieces shared by the pages.
+
+pub mod form;
+pub mod layout;
