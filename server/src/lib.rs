@@ -1,0 +1,212 @@
+//! The `mywp` binary's library: configuration, start-up, the HTTP routes and the CLI.
+//!
+//! Tests build an [`Application`] on port 0 with a fresh database, exactly as `mywp serve` does.
+
+pub mod cli;
+pub mod config;
+mod routes;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use mywp_app::api::ssr::{AppState, LoginLinks};
+use mywp_jobs::{
+    drivers::{
+        local::{local_drivers, login_link, LocalConfig},
+        Drivers,
+    },
+    pipeline::{Pipeline, Settings},
+    queue::JobQueue,
+    store::Store,
+};
+use tokio::net::TcpListener;
+
+pub use config::{Config, ServeArgs};
+
+/// The control plane's parts, opened from a [`Config`]: store, queue and pipeline.
+pub struct ControlPlane {
+    pub config: Config,
+    pub store: Store,
+    pub queue: JobQueue,
+    pub pipeline: Arc<Pipeline>,
+    pub login_links: Option<LoginLinks>,
+    pub sites_port: u16,
+    /// This process's name in the queue and on the sites it leases.
+    pub worker_name: String,
+}
+
+impl ControlPlane {
+    /// Opens the database (migrating it), the job queue and the single-host drivers.
+    pub async fn open(config: Config) -> anyhow::Result<ControlPlane> {
+        let url = config.database_url();
+        let store = Store::open(&url)
+            .await
+            .with_context(|| format!("opening {}", redact(&url)))?;
+        let queue = JobQueue::open(&url)
+            .await
+            .context("opening the job queue")?;
+        let (drivers, login_links, sites_port) = local_data_plane(&config)?;
+        let settings = Settings {
+            platform_domain: config.platform_domain.clone(),
+            lease_ttl: Duration::from_secs(config.lease_seconds.max(3)),
+            ..Settings::default()
+        };
+        let worker_name = config.worker_name();
+        let pipeline = Arc::new(Pipeline::new(
+            store.clone(),
+            drivers,
+            settings,
+            worker_name.clone(),
+        ));
+        Ok(ControlPlane {
+            config,
+            store,
+            queue,
+            pipeline,
+            login_links,
+            sites_port,
+            worker_name,
+        })
+    }
+
+    /// Runs the workers until `shutdown` completes.
+    pub async fn run_workers(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.queue
+            .clone()
+            .run_workers(
+                self.worker_name.clone(),
+                Arc::clone(&self.pipeline),
+                self.config.worker_concurrency,
+                shutdown,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// The single-host data plane's drivers, if its services were started (`dataplane.env`).
+fn local_data_plane(config: &Config) -> anyhow::Result<(Drivers, Option<LoginLinks>, u16)> {
+    let mut local = match LocalConfig::from_state_dir(&config.state_dir) {
+        Ok(local) => local,
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "no single-host data plane: every step will show as not available here"
+            );
+            return Ok((Drivers::default(), None, config.sites_port));
+        }
+    };
+    local.platform_domain = config.platform_domain.clone();
+    let port = local.sites_port;
+    let for_links = local.clone();
+    let links: LoginLinks =
+        Arc::new(move |site| Some(login_link(&for_links, site, Duration::from_secs(300))));
+    Ok((local_drivers(local)?, Some(links), port))
+}
+
+/// A URL with its password (if any) replaced, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The panel, bound to its port and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    plane: Arc<ControlPlane>,
+    workers: bool,
+}
+
+impl Application {
+    pub async fn build(config: Config, serve: ServeArgs) -> anyhow::Result<Application> {
+        let plane = Arc::new(ControlPlane::open(config).await?);
+        let state = AppState {
+            store: plane.store.clone(),
+            queue: plane.queue.clone(),
+            platform_domain: plane.config.platform_domain.clone(),
+            sites_port: plane.sites_port,
+            secure_cookies: serve.secure_cookies,
+            login_links: plane.login_links.clone(),
+        };
+        let router = routes::router(state, &plane.config, serve.listen)?;
+        let listener = TcpListener::bind(serve.listen)
+            .await
+            .with_context(|| format!("binding {}", serve.listen))?;
+        Ok(Application {
+            listener,
+            router,
+            plane,
+            workers: !serve.no_workers,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn control_plane(&self) -> &Arc<ControlPlane> {
+        &self.plane
+    }
+
+    /// Serves (and runs the workers, unless told not to) until `shutdown` completes.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let workers = self.workers.then(|| {
+            let plane = Arc::clone(&self.plane);
+            let mut rx = stop_rx.clone();
+            tokio::spawn(async move {
+                plane
+                    .run_workers(async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        });
+        let mut rx = stop_rx.clone();
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        });
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        server.await?;
+        if let Some(workers) = workers {
+            workers.await??;
+        }
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}

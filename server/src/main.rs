@@ -1,0 +1,43 @@
+//! `mywp`: the panel, the workers and the operator's commands, in one binary.
+
+use clap::Parser;
+use mywp::{
+    cli::{staff_add, Cli, Command, StaffCommand},
+    shutdown_signal, Application, ControlPlane,
+};
+use mywp_jobs::store::Store;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(serve) => {
+            let app = Application::build(cli.config, serve).await?;
+            println!("MyWP is serving at http://{}", app.addr());
+            app.run_until(shutdown_signal()).await
+        }
+        Command::Worker => {
+            let plane = ControlPlane::open(cli.config).await?;
+            tracing::info!("worker started");
+            plane.run_workers(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            Store::open(&cli.config.database_url()).await?;
+            println!("The database is up to date.");
+            Ok(())
+        }
+        Command::Staff {
+            command: StaffCommand::Add { email },
+        } => {
+            let store = Store::open(&cli.config.database_url()).await?;
+            println!("{}", staff_add(&store, &email).await?);
+            Ok(())
+        }
+    }
+}
