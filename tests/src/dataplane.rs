@@ -1,0 +1,94 @@
+//! Looks at the shared data plane from outside: MariaDB's databases and users, the sites'
+//! directories and server blocks, and what a hostname serves.
+
+use std::path::PathBuf;
+
+use mywp_jobs::drivers::local::{site_db_name, LocalConfig};
+use sqlx::{mysql::MySqlConnectOptions, ConnectOptions, Row};
+
+/// The test data plane's state directory, as the test command started it.
+pub fn state_dir() -> PathBuf {
+    let dir = std::env::var("MYWP_TEST_STATE_DIR").unwrap_or_else(|_| {
+        panic!("MYWP_TEST_STATE_DIR is not set: run the tests with `make test`, which starts the data plane")
+    });
+    PathBuf::from(dir)
+}
+
+pub fn config() -> LocalConfig {
+    LocalConfig::from_state_dir(&state_dir())
+        .expect("the test data plane is running (`make test` starts it)")
+}
+
+/// What is left of a site in the data plane.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Leftovers {
+    pub databases: i64,
+    pub users: i64,
+    pub directory: bool,
+    pub server_block: bool,
+}
+
+impl Leftovers {
+    pub const NONE: Leftovers = Leftovers {
+        databases: 0,
+        users: 0,
+        directory: false,
+        server_block: false,
+    };
+    pub const ONE: Leftovers = Leftovers {
+        databases: 1,
+        users: 1,
+        directory: true,
+        server_block: true,
+    };
+}
+
+pub async fn leftovers(slug: &str) -> Leftovers {
+    let cfg = config();
+    let name = site_db_name(slug);
+    let mut conn = MySqlConnectOptions::new()
+        .socket(&cfg.mariadb_socket)
+        .username("root")
+        .connect()
+        .await
+        .expect("connect to MariaDB as root");
+    let databases: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = ?")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .expect("count databases")
+            .try_get("n")
+            .unwrap();
+    let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM mysql.user WHERE user = ?")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count users")
+        .try_get("n")
+        .unwrap();
+    Leftovers {
+        databases,
+        users,
+        directory: cfg.site_dir(slug).exists(),
+        server_block: cfg.server_block(slug).exists(),
+    }
+}
+
+/// GETs `/` from the site's hostname on the data plane's nginx: (status, body).
+pub async fn get_site_page(slug: &str) -> (u16, String) {
+    let cfg = config();
+    let host = cfg.site_host(slug);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("http://127.0.0.1:{}/", cfg.sites_port))
+        .header("Host", format!("{host}:{}", cfg.sites_port))
+        .send()
+        .await
+        .expect("GET the site from nginx");
+    (res.status().as_u16(), res.text().await.unwrap_or_default())
+}

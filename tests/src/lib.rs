@@ -1,0 +1,159 @@
+//! The harness of MyWP's integration and end-to-end tests.
+//!
+//! Every test gets a fresh control-plane database and unique names; they share the data
+//! plane (MariaDB, php-fpm, nginx) and PostgreSQL that the test command started, found
+//! through `MYWP_TEST_STATE_DIR` and `MYWP_TEST_POSTGRES_URL`.
+
+pub mod customer;
+pub mod dataplane;
+
+use std::{
+    future::Future,
+    path::PathBuf,
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+use mywp::{Application, Config, ServeArgs};
+use tokio::sync::oneshot;
+
+pub use customer::Customer;
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A name no other test (in this run or an earlier one) uses: `prefix` + pid + counter + time.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 1_000_000;
+    format!("{prefix}{}x{n}x{t}", std::process::id())
+}
+
+/// Polls `check` every 100 ms until it yields `Some`, for at most `timeout`; then fails
+/// with `what` and the last thing `check` saw.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(last) if start.elapsed() > timeout => {
+                panic!("timed out after {timeout:?} waiting for {what}; last: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// The configuration of a test panel: a fresh SQLite database in `dir`, the shared data plane.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    Config {
+        state_dir: dataplane::state_dir(),
+        database_url: Some(format!("sqlite://{}", dir.join("mywp.db").display())),
+        platform_domain: "localhost".into(),
+        sites_port: 0,
+        site_root: repo_root().join("target/site"),
+        worker_concurrency: 8,
+        worker_name: Some("test-worker".into()),
+        lease_seconds: 3,
+    }
+}
+
+/// A panel running in this process on a free port, with its own database and workers.
+pub struct TestApp {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub plane: std::sync::Arc<mywp::ControlPlane>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}, true).await
+    }
+
+    /// A panel whose configuration `tweak` may change; `workers` false serves only.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config), workers: bool) -> TestApp {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let serve = ServeArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            no_workers: !workers,
+            secure_cookies: false,
+        };
+        let app = Application::build(config.clone(), serve)
+            .await
+            .expect("the panel starts");
+        let base = format!("http://{}", app.addr());
+        let plane = app.control_plane().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base,
+            dir,
+            config,
+            plane,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn customer(&self) -> Customer {
+        Customer::new(&self.base)
+    }
+
+    /// A signed-up customer with a unique email.
+    pub async fn new_customer(&self) -> Customer {
+        let c = self.customer();
+        let email = format!("{}@example.com", unique("c"));
+        let res = c
+            .call(
+                "signup",
+                &[
+                    ("email", email.as_str()),
+                    ("password", "correct horse battery"),
+                ],
+            )
+            .await;
+        assert!(res.status().is_success(), "signup failed: {}", res.status());
+        c
+    }
+
+    /// Stops the panel and its workers and waits for them.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("the panel's task")
+                .expect("the panel stops cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
