@@ -25,6 +25,11 @@ pub struct RunSite {
 
 const QUEUE: &str = "mywp::run_site";
 
+/// How often a worker beats: it also wakes an idle worker to look for new jobs (apalis
+/// parks a worker whose fetch came back empty until its next heartbeat), and a worker that
+/// misses two beats is dead, its jobs handed to others.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub enum JobQueue {
     Sqlite(SqliteStorage<RunSite>),
@@ -68,7 +73,7 @@ impl JobQueue {
                 SqliteStorage::setup(&pool)
                     .await
                     .map_err(|e| QueueError::Apalis(e.to_string()))?;
-                let config = apalis_sqlite::Config::default().queue(QUEUE);
+                let config = apalis_sqlite::Config::default().queue(QUEUE).heartbeat_interval(HEARTBEAT);
                 Ok(JobQueue::Sqlite(
                     SqliteStorage::new(&pool).with_config(config),
                 ))
@@ -78,7 +83,7 @@ impl JobQueue {
                 PostgresStorage::setup(&pool)
                     .await
                     .map_err(|e| QueueError::Apalis(e.to_string()))?;
-                let config = apalis_postgres::Config::default().queue(QUEUE);
+                let config = apalis_postgres::Config::default().queue(QUEUE).heartbeat_interval(HEARTBEAT);
                 Ok(JobQueue::Postgres(
                     PostgresStorage::new(&pool).with_config(config),
                 ))

@@ -75,20 +75,21 @@ pub async fn leftovers(slug: &str) -> Leftovers {
     }
 }
 
-/// GETs `/` from the site's hostname on the data plane's nginx: (status, body).
-pub async fn get_site_page(slug: &str) -> (u16, String) {
+/// A client that reaches `slug`'s hostname on the data plane's nginx (on loopback), keeping
+/// cookies and following redirects, as a browser would.
+pub fn site_client(slug: &str) -> reqwest::Client {
     let cfg = config();
-    let host = cfg.site_host(slug);
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+    reqwest::Client::builder()
+        .resolve(&cfg.site_host(slug), std::net::SocketAddr::from(([127, 0, 0, 1], cfg.sites_port)))
+        .cookie_store(true)
+        .no_proxy()
         .timeout(std::time::Duration::from_secs(30))
         .build()
-        .unwrap();
-    let res = client
-        .get(format!("http://127.0.0.1:{}/", cfg.sites_port))
-        .header("Host", format!("{host}:{}", cfg.sites_port))
-        .send()
-        .await
-        .expect("GET the site from nginx");
+        .expect("an HTTP client")
+}
+
+/// GETs `/` from the site's hostname on the data plane's nginx: (status, body).
+pub async fn get_site_page(slug: &str) -> (u16, String) {
+    let res = site_client(slug).get(config().site_url(slug)).send().await.expect("GET the site from nginx");
     (res.status().as_u16(), res.text().await.unwrap_or_default())
 }

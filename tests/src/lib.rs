@@ -4,8 +4,10 @@
 //! plane (MariaDB, php-fpm, nginx) and PostgreSQL that the test command started, found
 //! through `MYWP_TEST_STATE_DIR` and `MYWP_TEST_POSTGRES_URL`.
 
+pub mod browser;
 pub mod customer;
 pub mod dataplane;
+pub mod postgres;
 
 use std::{
     future::Future,

@@ -122,7 +122,6 @@ pub async fn get_site(slug: String) -> Result<SiteDetail, AppError> {
             state: s.state.as_str().into(),
             attempts: s.attempts,
             error: s.last_error,
-            resource: s.resource,
             duration_ms: match (s.started_at, s.finished_at, s.state) {
                 (Some(start), Some(end), _) => Some(end - start),
                 (Some(start), None, StepState::Running | StepState::Waiting) => Some(now - start),

@@ -32,7 +32,6 @@ pub struct StepView {
     pub state: String,
     pub attempts: i64,
     pub error: Option<String>,
-    pub resource: Option<String>,
     /// How long the step took, or has taken so far.
     pub duration_ms: Option<i64>,
 }
@@ -48,7 +47,9 @@ pub struct SiteDetail {
 
 /// "1.2 s", "3 min 4 s": a duration for people.
 pub fn human_duration(ms: i64) -> String {
-    if ms < 10_000 {
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 10_000 {
         format!("{:.1} s", ms as f64 / 1000.0)
     } else if ms < 120_000 {
         format!("{} s", ms / 1000)

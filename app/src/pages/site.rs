@@ -60,7 +60,9 @@ fn SiteView(detail: SiteDetail, retry: ServerAction<RetrySite>) -> impl IntoView
     let live = s.status == "live";
     let failed = s.status == "failed" || s.status == "delete_failed";
     view! {
-        {(!detail.settled).then(|| view! { <noscript><meta http-equiv="refresh" content="2"/></noscript> })}
+        // Without JavaScript the page refreshes itself while the site is changing. Set as
+        // inner HTML: a <meta> built by client-side rendering would be live and reload.
+        {(!detail.settled).then(|| view! { <noscript inner_html=r#"<meta http-equiv="refresh" content="2">"#></noscript> })}
         <section class="card">
             <div class="row">
                 <h1>{s.title.clone()}</h1>
@@ -96,7 +98,7 @@ fn SiteView(detail: SiteDetail, retry: ServerAction<RetrySite>) -> impl IntoView
                                 <td><span class=format!("badge {}", step.state)>{label}</span></td>
                                 <td>{step.duration_ms.map(human_duration)}</td>
                                 <td>{(step.attempts > 0).then_some(step.attempts)}</td>
-                                <td class="detail">{step.error.or(step.resource)}</td>
+                                <td class="detail">{step.error}</td>
                             </tr>
                         }
                     }).collect_view()}

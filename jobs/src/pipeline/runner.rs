@@ -52,6 +52,8 @@ pub struct Pipeline {
     drivers: Drivers,
     settings: Settings,
     worker_id: String,
+    /// Numbers each run: a lease belongs to one run, not to the whole process.
+    runs: std::sync::atomic::AtomicU64,
 }
 
 impl Pipeline {
@@ -61,6 +63,7 @@ impl Pipeline {
             drivers,
             settings,
             worker_id,
+            runs: Default::default(),
         }
     }
 
@@ -86,11 +89,9 @@ impl Pipeline {
     /// Runs the site's pipeline as far as it can go now.
     pub async fn run(self: &Arc<Self>, site_id: i64) -> Result<Outcome, StoreError> {
         let ttl_ms = self.settings.lease_ttl.as_millis() as i64;
-        if !self
-            .store
-            .try_lease(site_id, &self.worker_id, ttl_ms)
-            .await?
-        {
+        let run = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let owner = format!("{}#{run}", self.worker_id);
+        if !self.store.try_lease(site_id, &owner, ttl_ms).await? {
             let until = self
                 .store
                 .lease_until(site_id)
@@ -101,10 +102,11 @@ impl Pipeline {
         }
         let renew = {
             let this = Arc::clone(self);
+            let owner = owner.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(this.settings.lease_ttl / 3).await;
-                    if let Err(e) = this.store.try_lease(site_id, &this.worker_id, ttl_ms).await {
+                    if let Err(e) = this.store.try_lease(site_id, &owner, ttl_ms).await {
                         tracing::warn!(site_id, error = %e, "could not renew the lease");
                     }
                 }
@@ -112,7 +114,7 @@ impl Pipeline {
         };
         let outcome = self.run_leased(site_id).await;
         renew.abort();
-        self.store.release_lease(site_id, &self.worker_id).await?;
+        self.store.release_lease(site_id, &owner).await?;
         outcome
     }
 

@@ -248,7 +248,12 @@ fn decode_entities(s: &str) -> String {
     out
 }
 
+/// The text of an HTML page (WordPress's error pages), without its tags, style and title.
 fn strip_tags(s: &str) -> String {
+    let s = match s.find("</head>") {
+        Some(i) => &s[i..],
+        None => s,
+    };
     let mut out = String::new();
     let mut in_tag = false;
     for c in s.chars() {

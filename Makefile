@@ -1,0 +1,27 @@
+# MyWP's two commands. Both do their own set-up on a fresh Debian 12 machine (as root).
+#   make run    the panel at http://localhost:3000, with the single-host data plane
+#   make test   every test, with the services they need
+
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/mywp-target
+MYWP := $(CARGO_TARGET_DIR)/debug/mywp
+
+.PHONY: run test bundle release bench
+
+run:
+	scripts/setup.sh run
+	scripts/build-bundle.sh
+	scripts/dataplane.sh start
+	cargo build --locked -p mywp
+	$(MYWP) serve
+
+test:
+	scripts/test.sh
+
+bundle:
+	scripts/build-bundle.sh
+
+release:
+	cargo build --locked --release -p mywp
+
+bench:
+	scripts/bench.sh

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and running MyWP needs, skipping what is already there:
+#   scripts/setup.sh run    the data plane's Debian packages, the wasm target, wasm-bindgen-cli
+#   scripts/setup.sh test   the same, plus PostgreSQL, Chromium and ChromeDriver for the tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-run}"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# Debian packages (run as root on Debian 12).
+scripts/dataplane.sh install
+if [ "$mode" = test ]; then
+  missing=()
+  for p in chromium chromium-driver postgresql; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+# The browser bundle's toolchain: the wasm target, and wasm-bindgen-cli at exactly the
+# version of wasm-bindgen in Cargo.lock (the two must match).
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  say "installing wasm-bindgen-cli $want (a few minutes, once)"
+  cargo install wasm-bindgen-cli --version "$want" --force
+fi

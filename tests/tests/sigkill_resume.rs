@@ -1,0 +1,111 @@
+//! A worker killed with SIGKILL at any point of a site's pipeline: a new worker resumes it,
+//! the site ends live (or gone), and nothing is duplicated or left behind.
+
+use std::{
+    path::PathBuf,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use mywp_jobs::pipeline::{StepKind, StepState};
+use mywp_tests::{
+    dataplane::{get_site_page, leftovers, Leftovers},
+    unique, Customer, TestApp,
+};
+use tokio::process::{Child, Command};
+
+/// The `mywp` binary: `MYWP_BIN` (set by the test command), else beside the test binary.
+fn mywp_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("MYWP_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|deps| deps.parent()).unwrap().join("mywp");
+    assert!(bin.exists(), "{} is missing: build it with `cargo build -p mywp` (make test does)", bin.display());
+    bin
+}
+
+/// A `mywp worker` process on the test panel's database and the shared data plane.
+fn spawn_worker(app: &TestApp) -> Child {
+    Command::new(mywp_bin())
+        .arg("worker")
+        .env("DATABASE_URL", app.config.database_url())
+        .env("MYWP_STATE_DIR", &app.config.state_dir)
+        .env("MYWP_LEASE_SECONDS", "2")
+        .env("MYWP_WORKER_NAME", "killable")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start mywp worker")
+}
+
+async fn sigkill(mut worker: Child) {
+    worker.start_kill().expect("SIGKILL the worker");
+    worker.wait().await.expect("the killed worker is reaped");
+}
+
+/// Polls the store every 5 ms (bounded) until `point` holds for the site's steps.
+async fn wait_for_point(app: &TestApp, slug: &str, what: &str, point: impl Fn(&[(StepKind, StepState)]) -> bool) {
+    let store = &app.plane.store;
+    let site = store.site_by_slug(slug).await.unwrap().expect("the site exists");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let steps: Vec<_> = store.steps(site.id).await.unwrap().into_iter().map(|s| (s.step, s.state)).collect();
+        if point(&steps) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{slug} never reached '{what}': {steps:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn state_of(steps: &[(StepKind, StepState)], kind: StepKind) -> StepState {
+    steps.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s).unwrap()
+}
+
+async fn provision_with_a_kill(app: &TestApp, ann: &Customer, what: &str, point: fn(&[(StepKind, StepState)]) -> bool) {
+    let slug = unique("kill");
+    let title = format!("Killed {slug}");
+    ann.create_site(&title, &slug).await;
+    let first = spawn_worker(app);
+    wait_for_point(app, &slug, what, point).await;
+    sigkill(first).await;
+
+    let second = spawn_worker(app);
+    ann.wait_status(&slug, "live", Duration::from_secs(120)).await;
+    assert_eq!(leftovers(&slug).await, Leftovers::ONE, "killed at '{what}': exactly one of each");
+    let (status, body) = get_site_page(&slug).await;
+    assert_eq!(status, 200, "killed at '{what}'");
+    assert!(body.contains(&format!("<title>{title}")), "killed at '{what}'");
+
+    // Deleting, killed mid-way too.
+    ann.call("delete_site", &[("slug", &slug), ("confirm", &slug)]).await;
+    wait_for_point(app, &slug, "a removal started", |steps| {
+        steps.iter().any(|(_, s)| matches!(s, StepState::Removing | StepState::Removed))
+    })
+    .await;
+    sigkill(second).await;
+    let third = spawn_worker(app);
+    ann.wait_gone(&slug, Duration::from_secs(120)).await;
+    assert_eq!(leftovers(&slug).await, Leftovers::NONE, "killed at '{what}' and while deleting");
+    sigkill(third).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_workers_resume_without_duplicates() {
+    // The panel serves only; the workers are separate processes that we kill.
+    let app = TestApp::spawn_with(|_| {}, false).await;
+    let ann = app.new_customer().await;
+    provision_with_a_kill(&app, &ann, "the first step running", |s| {
+        s.iter().any(|(_, st)| *st == StepState::Running)
+    })
+    .await;
+    provision_with_a_kill(&app, &ann, "the database done", |s| state_of(s, StepKind::Database) == StepState::Done)
+        .await;
+    provision_with_a_kill(&app, &ann, "WordPress being installed", |s| {
+        state_of(s, StepKind::Wordpress) == StepState::Running
+    })
+    .await;
+    app.stop().await;
+}
