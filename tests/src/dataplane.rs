@@ -80,7 +80,10 @@ pub async fn leftovers(slug: &str) -> Leftovers {
 pub fn site_client(slug: &str) -> reqwest::Client {
     let cfg = config();
     reqwest::Client::builder()
-        .resolve(&cfg.site_host(slug), std::net::SocketAddr::from(([127, 0, 0, 1], cfg.sites_port)))
+        .resolve(
+            &cfg.site_host(slug),
+            std::net::SocketAddr::from(([127, 0, 0, 1], cfg.sites_port)),
+        )
         .cookie_store(true)
         .no_proxy()
         .timeout(std::time::Duration::from_secs(30))
@@ -90,6 +93,10 @@ pub fn site_client(slug: &str) -> reqwest::Client {
 
 /// GETs `/` from the site's hostname on the data plane's nginx: (status, body).
 pub async fn get_site_page(slug: &str) -> (u16, String) {
-    let res = site_client(slug).get(config().site_url(slug)).send().await.expect("GET the site from nginx");
+    let res = site_client(slug)
+        .get(config().site_url(slug))
+        .send()
+        .await
+        .expect("GET the site from nginx");
     (res.status().as_u16(), res.text().await.unwrap_or_default())
 }

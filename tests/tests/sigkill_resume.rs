@@ -20,8 +20,16 @@ fn mywp_bin() -> PathBuf {
         return bin.into();
     }
     let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|deps| deps.parent()).unwrap().join("mywp");
-    assert!(bin.exists(), "{} is missing: build it with `cargo build -p mywp` (make test does)", bin.display());
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("mywp");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p mywp` (make test does)",
+        bin.display()
+    );
     bin
 }
 
@@ -46,25 +54,52 @@ async fn sigkill(mut worker: Child) {
 }
 
 /// Polls the store every 5 ms (bounded) until `point` holds for the site's steps.
-async fn wait_for_point(app: &TestApp, slug: &str, what: &str, point: impl Fn(&[(StepKind, StepState)]) -> bool) {
+async fn wait_for_point(
+    app: &TestApp,
+    slug: &str,
+    what: &str,
+    point: impl Fn(&[(StepKind, StepState)]) -> bool,
+) {
     let store = &app.plane.store;
-    let site = store.site_by_slug(slug).await.unwrap().expect("the site exists");
+    let site = store
+        .site_by_slug(slug)
+        .await
+        .unwrap()
+        .expect("the site exists");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let steps: Vec<_> = store.steps(site.id).await.unwrap().into_iter().map(|s| (s.step, s.state)).collect();
+        let steps: Vec<_> = store
+            .steps(site.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.step, s.state))
+            .collect();
         if point(&steps) {
             return;
         }
-        assert!(Instant::now() < deadline, "{slug} never reached '{what}': {steps:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{slug} never reached '{what}': {steps:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
 fn state_of(steps: &[(StepKind, StepState)], kind: StepKind) -> StepState {
-    steps.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s).unwrap()
+    steps
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, s)| *s)
+        .unwrap()
 }
 
-async fn provision_with_a_kill(app: &TestApp, ann: &Customer, what: &str, point: fn(&[(StepKind, StepState)]) -> bool) {
+async fn provision_with_a_kill(
+    app: &TestApp,
+    ann: &Customer,
+    what: &str,
+    point: fn(&[(StepKind, StepState)]) -> bool,
+) {
     let slug = unique("kill");
     let title = format!("Killed {slug}");
     ann.create_site(&title, &slug).await;
@@ -73,22 +108,37 @@ async fn provision_with_a_kill(app: &TestApp, ann: &Customer, what: &str, point:
     sigkill(first).await;
 
     let second = spawn_worker(app);
-    ann.wait_status(&slug, "live", Duration::from_secs(120)).await;
-    assert_eq!(leftovers(&slug).await, Leftovers::ONE, "killed at '{what}': exactly one of each");
+    ann.wait_status(&slug, "live", Duration::from_secs(120))
+        .await;
+    assert_eq!(
+        leftovers(&slug).await,
+        Leftovers::ONE,
+        "killed at '{what}': exactly one of each"
+    );
     let (status, body) = get_site_page(&slug).await;
     assert_eq!(status, 200, "killed at '{what}'");
-    assert!(body.contains(&format!("<title>{title}")), "killed at '{what}'");
+    assert!(
+        body.contains(&format!("<title>{title}")),
+        "killed at '{what}'"
+    );
 
     // Deleting, killed mid-way too.
-    ann.call("delete_site", &[("slug", &slug), ("confirm", &slug)]).await;
+    ann.call("delete_site", &[("slug", &slug), ("confirm", &slug)])
+        .await;
     wait_for_point(app, &slug, "a removal started", |steps| {
-        steps.iter().any(|(_, s)| matches!(s, StepState::Removing | StepState::Removed))
+        steps
+            .iter()
+            .any(|(_, s)| matches!(s, StepState::Removing | StepState::Removed))
     })
     .await;
     sigkill(second).await;
     let third = spawn_worker(app);
     ann.wait_gone(&slug, Duration::from_secs(120)).await;
-    assert_eq!(leftovers(&slug).await, Leftovers::NONE, "killed at '{what}' and while deleting");
+    assert_eq!(
+        leftovers(&slug).await,
+        Leftovers::NONE,
+        "killed at '{what}' and while deleting"
+    );
     sigkill(third).await;
 }
 
@@ -101,8 +151,10 @@ async fn killed_workers_resume_without_duplicates() {
         s.iter().any(|(_, st)| *st == StepState::Running)
     })
     .await;
-    provision_with_a_kill(&app, &ann, "the database done", |s| state_of(s, StepKind::Database) == StepState::Done)
-        .await;
+    provision_with_a_kill(&app, &ann, "the database done", |s| {
+        state_of(s, StepKind::Database) == StepState::Done
+    })
+    .await;
     provision_with_a_kill(&app, &ann, "WordPress being installed", |s| {
         state_of(s, StepKind::Wordpress) == StepState::Running
     })

@@ -32,7 +32,10 @@ async fn sign_up_create_live_delete_gone() {
 
     let (status, body) = get_site_page(&slug).await;
     assert_eq!(status, 200);
-    assert!(body.contains(&format!("<title>{title}")), "the title is on the page");
+    assert!(
+        body.contains(&format!("<title>{title}")),
+        "the title is on the page"
+    );
     assert_eq!(leftovers(&slug).await, Leftovers::ONE);
 
     // The list shows it.
@@ -42,12 +45,16 @@ async fn sign_up_create_live_delete_gone() {
     assert_eq!(list["sites"][0]["slug"], slug.as_str());
 
     // A wrong confirmation deletes nothing.
-    let (status, body) = ann.call_json("delete_site", &[("slug", &slug), ("confirm", "nope")]).await;
+    let (status, body) = ann
+        .call_json("delete_site", &[("slug", &slug), ("confirm", "nope")])
+        .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["Invalid"]["field"], "confirm");
     assert_eq!(get_site_page(&slug).await.0, 200);
 
-    let (status, body) = ann.call_json("delete_site", &[("slug", &slug), ("confirm", &slug)]).await;
+    let (status, body) = ann
+        .call_json("delete_site", &[("slug", &slug), ("confirm", &slug)])
+        .await;
     assert_eq!(status, 200, "{body}");
     ann.wait_gone(&slug, GONE).await;
     assert_eq!(leftovers(&slug).await, Leftovers::NONE);
@@ -79,9 +86,13 @@ async fn wp_admin_login_link_opens_the_dashboard_once() {
     assert_eq!(again.status(), 403);
     // Another customer cannot get a link to this site.
     let eve = app.new_customer().await;
-    assert_eq!(eve.call("open_wp_admin", &[("slug", &slug)]).await.status(), 404);
+    assert_eq!(
+        eve.call("open_wp_admin", &[("slug", &slug)]).await.status(),
+        404
+    );
 
-    ann.call("delete_site", &[("slug", &slug), ("confirm", &slug)]).await;
+    ann.call("delete_site", &[("slug", &slug), ("confirm", &slug)])
+        .await;
     ann.wait_gone(&slug, GONE).await;
     app.stop().await;
 }
