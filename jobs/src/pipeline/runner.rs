@@ -151,10 +151,16 @@ impl Pipeline {
     ) -> Result<Outcome, StoreError> {
         let spec = self.spec(site);
         let mut running = FuturesUnordered::new();
+        // Steps this run has started and not seen end: `Running` in the store may also mean
+        // "a killed worker left it", which this run must resume, but not start twice.
+        let mut in_flight = std::collections::BTreeSet::new();
         loop {
             let now = now_ms();
             for kind in StepKind::ALL {
                 let row = &steps[&kind];
+                if in_flight.contains(&kind) {
+                    continue;
+                }
                 let due = match row.state {
                     StepState::Pending
                     | StepState::Running
@@ -179,6 +185,7 @@ impl Pipeline {
                     Some(driver) => {
                         row.state = StepState::Running;
                         row.started_at.get_or_insert(now);
+                        in_flight.insert(kind);
                         running.push(self.ensure(site.id, row.clone(), Arc::clone(driver), &spec));
                     }
                 }
@@ -189,6 +196,7 @@ impl Pipeline {
                 break;
             };
             let row = done?;
+            in_flight.remove(&row.step);
             self.store.save_step(site.id, &row).await?;
             steps.insert(row.step, row);
         }
