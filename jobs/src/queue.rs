@@ -73,7 +73,9 @@ impl JobQueue {
                 SqliteStorage::setup(&pool)
                     .await
                     .map_err(|e| QueueError::Apalis(e.to_string()))?;
-                let config = apalis_sqlite::Config::default().queue(QUEUE).heartbeat_interval(HEARTBEAT);
+                let config = apalis_sqlite::Config::default()
+                    .queue(QUEUE)
+                    .heartbeat_interval(HEARTBEAT);
                 Ok(JobQueue::Sqlite(
                     SqliteStorage::new(&pool).with_config(config),
                 ))
@@ -83,7 +85,9 @@ impl JobQueue {
                 PostgresStorage::setup(&pool)
                     .await
                     .map_err(|e| QueueError::Apalis(e.to_string()))?;
-                let config = apalis_postgres::Config::default().queue(QUEUE).heartbeat_interval(HEARTBEAT);
+                let config = apalis_postgres::Config::default()
+                    .queue(QUEUE)
+                    .heartbeat_interval(HEARTBEAT);
                 Ok(JobQueue::Postgres(
                     PostgresStorage::new(&pool).with_config(config),
                 ))

@@ -9,6 +9,7 @@ mod routes;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use mywp_app::api::ssr::{AppState, LoginLinks};
 use mywp_jobs::{
     drivers::{
@@ -180,8 +181,13 @@ impl Application {
             })
         });
         let mut rx = stop_rx.clone();
+        // Pages stream in several writes: without TCP_NODELAY, Nagle's algorithm holds each
+        // later write for the client's delayed ACK (~40 ms a page).
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

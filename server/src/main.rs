@@ -19,7 +19,13 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(serve) => {
             let app = Application::build(cli.config, serve).await?;
-            println!("MyWP is serving at http://{}", app.addr());
+            let addr = app.addr();
+            let host = if addr.ip().is_loopback() {
+                "localhost".to_string()
+            } else {
+                addr.ip().to_string()
+            };
+            println!("MyWP is serving at http://{host}:{}", addr.port());
             app.run_until(shutdown_signal()).await
         }
         Command::Worker => {
