@@ -96,3 +96,36 @@ async fn wp_admin_login_link_opens_the_dashboard_once() {
     ann.wait_gone(&slug, GONE).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_control_plane_and_queue_provision_a_site() {
+    let db = mywp_tests::postgres::TestDatabase::create("lifepg").await;
+    let url = db.url.clone();
+    let app = TestApp::spawn_with(move |c| c.database_url = Some(url), true).await;
+    let ann = app.new_customer().await;
+    let slug = unique("pg");
+    let title = format!("On Postgres {slug}");
+    ann.create_site(&title, &slug).await;
+    let detail = ann.wait_status(&slug, "live", LIVE).await;
+    let database = detail["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "database")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        database["attempts"], 1,
+        "the database step ran once: {detail}"
+    );
+    let (status, body) = get_site_page(&slug).await;
+    assert_eq!(status, 200);
+    assert!(body.contains(&format!("<title>{title}")));
+
+    ann.call("delete_site", &[("slug", &slug), ("confirm", &slug)])
+        .await;
+    ann.wait_gone(&slug, GONE).await;
+    assert_eq!(leftovers(&slug).await, Leftovers::NONE);
+    app.stop().await;
+    db.drop_database().await;
+}

@@ -1,0 +1,1000 @@
+//! The control-plane store, against both of its backends: every scenario runs once on a
+//! fresh SQLite file and once on a fresh PostgreSQL database (`MYWP_TEST_POSTGRES_URL`).
+
+use std::{
+    future::Future,
+    panic::AssertUnwindSafe,
+    time::{Duration, Instant},
+};
+
+use futures::FutureExt;
+use mywp_jobs::{
+    domain::{Email, Password, PasswordHash, Role, SiteSlug, SiteStatus, SiteTitle},
+    pipeline::{StepKind, StepState},
+    store::{now_ms, Account, Backend, NewSite, SiteRow, StepRow, Store, StoreError},
+};
+use mywp_tests::{postgres::TestDatabase, unique};
+use sqlx::Row;
+
+// ---------------------------------------------------------------------------------------
+// The harness: one scenario, two backends.
+
+/// Runs `scenario` on a store over a fresh SQLite file.
+async fn on_sqlite<F, Fut>(scenario: F)
+where
+    F: FnOnce(Store, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("mywp.db").display());
+    let store = Store::open(&url).await.expect("the SQLite store opens");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    scenario(store.clone(), url).await;
+    store.pool().close().await;
+}
+
+/// Runs `scenario` on a store over a fresh PostgreSQL database, dropped afterwards even if
+/// the scenario fails.
+async fn on_postgres<F, Fut>(scenario: F)
+where
+    F: FnOnce(Store, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let db = TestDatabase::create("mywp_store_").await;
+    let url = db.url.clone();
+    let outcome = AssertUnwindSafe(async move {
+        let store = Store::open(&url).await.expect("the PostgreSQL store opens");
+        assert_eq!(store.backend(), Backend::Postgres);
+        scenario(store.clone(), url).await;
+        store.pool().close().await;
+    })
+    .catch_unwind()
+    .await;
+    db.drop_database().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// One module per scenario, holding its `sqlite` and `postgres` tests.
+macro_rules! on_both_backends {
+    ($($name:ident $([$url:ident])?),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::on_sqlite(|store, url| {
+                    let _ = &url;
+                    super::$name(store $(, { let $url = url; $url })?)
+                })
+                .await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::on_postgres(|store, url| {
+                    let _ = &url;
+                    super::$name(store $(, { let $url = url; $url })?)
+                })
+                .await
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    migrations_run_twice[url],
+    accounts,
+    sessions,
+    login_failures,
+    sites,
+    sites_of_paginates,
+    site_lifecycle,
+    leases,
+    unsettled_sites,
+    concurrent_writers,
+    audit_newest_first,
+);
+
+// ---------------------------------------------------------------------------------------
+// Helpers.
+
+async fn count(store: &Store, sql: &'static str) -> i64 {
+    sqlx::query(sql)
+        .fetch_one(store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .try_get(0)
+        .unwrap()
+}
+
+/// Whether a table exists, asked the way each backend can answer.
+async fn table_exists(store: &Store, table: &str) -> bool {
+    let sql = match store.backend() {
+        Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = $1"
+        }
+    };
+    let n: i64 = sqlx::query(sql)
+        .bind(table)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    n == 1
+}
+
+/// An account with a unique email and a (fake, cheap) password hash.
+async fn account(store: &Store) -> Account {
+    let email = Email::parse(&format!("{}@example.com", unique("a"))).unwrap();
+    store
+        .create_account(
+            &email,
+            &PasswordHash("not-a-real-hash".into()),
+            Role::Customer,
+        )
+        .await
+        .expect("the account is created")
+}
+
+async fn site_of(store: &Store, owner: &Account) -> SiteRow {
+    let slug = SiteSlug::parse(&unique("s")).unwrap();
+    let title = SiteTitle::parse(&format!("Site {slug}")).unwrap();
+    store
+        .create_site(NewSite {
+            slug: &slug,
+            title: &title,
+            owner_id: owner.id,
+        })
+        .await
+        .expect("the site is created")
+}
+
+async fn step_of(store: &Store, site_id: i64, kind: StepKind) -> StepRow {
+    store
+        .steps(site_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.step == kind)
+        .unwrap_or_else(|| panic!("site {site_id} has no {kind:?} step"))
+}
+
+/// Waits (bounded) until the store's clock has moved past `t`.
+async fn clock_passes(t: i64) {
+    let start = Instant::now();
+    while now_ms() <= t {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the clock is stuck"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Polls `check` every few milliseconds until it is true, for at most two seconds.
+async fn eventually<Fut: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> Fut) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios.
+
+async fn migrations_run_twice(store: Store, url: String) {
+    assert!(table_exists(&store, "mywp_migrations").await);
+    assert!(
+        !table_exists(&store, "_sqlx_migrations").await,
+        "the store's migrations must stay out of the job queue's table"
+    );
+    let backend = match store.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let files = std::fs::read_dir(mywp_tests::repo_root().join("migrations").join(backend))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "sql")
+        })
+        .count() as i64;
+    assert!(files >= 1);
+    let applied = "SELECT COUNT(*) FROM mywp_migrations WHERE success";
+    assert_eq!(count(&store, applied).await, files);
+
+    // Opening again finds the schema up to date and applies nothing twice.
+    let again = Store::open(&url)
+        .await
+        .expect("the store opens a second time");
+    assert_eq!(count(&again, applied).await, files);
+    assert_eq!(
+        count(&again, "SELECT COUNT(*) FROM mywp_migrations").await,
+        files
+    );
+    assert!(!table_exists(&again, "_sqlx_migrations").await);
+    // And both handles see the same data.
+    let ann = account(&store).await;
+    assert_eq!(
+        again
+            .account_by_email(&Email::parse(&ann.email).unwrap())
+            .await
+            .unwrap(),
+        Some(ann)
+    );
+    again.pool().close().await;
+}
+
+async fn accounts(store: Store) {
+    let email = Email::parse(&format!("{}@Example.com", unique("Ann"))).unwrap();
+    let password = Password::parse_new("correct horse battery", &email).unwrap();
+    let ann = store
+        .create_account(&email, &password.hash(), Role::Customer)
+        .await
+        .unwrap();
+    assert!(ann.id > 0);
+    assert_eq!(ann.email, email.as_str());
+    assert_eq!(ann.role, Role::Customer);
+
+    // The same email again, whatever its case, is a conflict and changes nothing.
+    let same = Email::parse(&email.as_str().to_uppercase()).unwrap();
+    let err = store
+        .create_account(&same, &PasswordHash("other".into()), Role::Staff)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict("account")),
+        "expected Conflict(\"account\"), got {err:?}"
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM accounts").await, 1);
+
+    // The stored hash verifies the password, and only it.
+    let (found, hash) = store.account_for_login(&email).await.unwrap().unwrap();
+    assert_eq!(found, ann);
+    let hash = hash.expect("a password hash");
+    assert!(Password::for_login("correct horse battery")
+        .unwrap()
+        .verify(&hash));
+    assert!(!Password::for_login("wrong horse battery")
+        .unwrap()
+        .verify(&hash));
+
+    let nobody = Email::parse(&format!("{}@example.com", unique("nobody"))).unwrap();
+    assert!(store.account_for_login(&nobody).await.unwrap().is_none());
+    assert!(store.account_by_email(&nobody).await.unwrap().is_none());
+
+    // Roles.
+    let bob = account(&store).await;
+    store.set_role(ann.id, Role::Staff).await.unwrap();
+    let ann = store.account_by_email(&email).await.unwrap().unwrap();
+    assert_eq!(ann.role, Role::Staff);
+    let bob_email = Email::parse(&bob.email).unwrap();
+    assert_eq!(
+        store
+            .account_by_email(&bob_email)
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        Role::Customer,
+        "set_role touches only its account"
+    );
+    store.set_role(ann.id, Role::Customer).await.unwrap();
+    assert_eq!(
+        store.account_by_email(&email).await.unwrap().unwrap().role,
+        Role::Customer
+    );
+}
+
+async fn sessions(store: Store) {
+    let ann = account(&store).await;
+    let bob = account(&store).await;
+
+    let token = store.create_session(ann.id).await.unwrap();
+    let other = store.create_session(ann.id).await.unwrap();
+    assert_ne!(token, other, "every session has its own token");
+    assert_eq!(
+        store.session_account(&token).await.unwrap(),
+        Some(ann.clone())
+    );
+    assert_eq!(
+        store.session_account(&other).await.unwrap(),
+        Some(ann.clone())
+    );
+
+    // Only the token's hash is stored.
+    let stored: String = sqlx::query("SELECT token_hash FROM sessions WHERE account_id = $1")
+        .bind(ann.id)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()[0]
+        .try_get(0)
+        .unwrap();
+    assert_ne!(stored, token.0);
+    assert_ne!(stored, other.0);
+
+    // A token the store never issued finds nobody.
+    let forged = mywp_jobs::store::SessionToken("0".repeat(64));
+    assert_eq!(store.session_account(&forged).await.unwrap(), None);
+
+    // Logging out ends that session only.
+    store.delete_session(&token).await.unwrap();
+    assert_eq!(store.session_account(&token).await.unwrap(), None);
+    assert_eq!(
+        store.session_account(&other).await.unwrap(),
+        Some(ann.clone())
+    );
+
+    // An expired session is not accepted.
+    let old = store.create_session(bob.id).await.unwrap();
+    assert_eq!(
+        store.session_account(&old).await.unwrap(),
+        Some(bob.clone())
+    );
+    sqlx::query("UPDATE sessions SET expires_at = $1 WHERE account_id = $2")
+        .bind(now_ms() - 1000)
+        .bind(bob.id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(store.session_account(&old).await.unwrap(), None);
+
+    // Deleting any session also sweeps expired ones.
+    store.delete_session(&other).await.unwrap();
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM sessions").await, 0);
+}
+
+async fn login_failures(store: Store) {
+    let ann = unique("ann");
+    let bob = unique("bob");
+    let ip1 = format!("10.0.0.1-{}", unique(""));
+    let ip2 = format!("10.0.0.2-{}", unique(""));
+    let before = now_ms();
+
+    store.record_login_failure(&ann, &ip1).await.unwrap();
+    store.record_login_failure(&ann, &ip1).await.unwrap();
+    store.record_login_failure(&ann, &ip2).await.unwrap();
+    store.record_login_failure(&bob, &ip1).await.unwrap();
+
+    let since = before - 1;
+    assert_eq!(
+        store.login_failures_since(&ann, &ip1, since).await.unwrap(),
+        (3, 3)
+    );
+    assert_eq!(
+        store.login_failures_since(&ann, &ip2, since).await.unwrap(),
+        (3, 1)
+    );
+    assert_eq!(
+        store.login_failures_since(&bob, &ip2, since).await.unwrap(),
+        (1, 1)
+    );
+    assert_eq!(
+        store
+            .login_failures_since("nobody", "nowhere", since)
+            .await
+            .unwrap(),
+        (0, 0)
+    );
+
+    // The window: an hour-old failure counts for a two-hour window, not a ten-minute one.
+    let hour = 3600 * 1000;
+    let insert = "INSERT INTO login_failures (email, ip, at) VALUES ($1, $2, $3)";
+    sqlx::query(insert)
+        .bind(&bob)
+        .bind(&ip2)
+        .bind(now_ms() - hour)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let now = now_ms();
+    assert_eq!(
+        store
+            .login_failures_since(&bob, &ip2, now - 10 * 60 * 1000)
+            .await
+            .unwrap(),
+        (1, 1)
+    );
+    assert_eq!(
+        store
+            .login_failures_since(&bob, &ip2, now - 2 * hour)
+            .await
+            .unwrap(),
+        (2, 2)
+    );
+    assert_eq!(
+        store
+            .login_failures_since(&ann, &ip1, now_ms() + 1000)
+            .await
+            .unwrap(),
+        (0, 0),
+        "nothing happened in the future"
+    );
+
+    // Failures older than a day are swept on the next one recorded.
+    sqlx::query(insert)
+        .bind(&bob)
+        .bind(&ip2)
+        .bind(now_ms() - 25 * hour)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.login_failures_since(&bob, &ip2, 0).await.unwrap(),
+        (3, 3)
+    );
+    store.record_login_failure(&bob, &ip1).await.unwrap();
+    assert_eq!(
+        store.login_failures_since(&bob, &ip2, 0).await.unwrap(),
+        (3, 2)
+    );
+
+    // A successful login clears the email's failures, not the others'.
+    store.clear_login_failures(&ann).await.unwrap();
+    assert_eq!(
+        store.login_failures_since(&ann, &ip1, 0).await.unwrap(),
+        (0, 2),
+        "ip1 still has bob's failures"
+    );
+    assert_eq!(
+        store.login_failures_since(&bob, &ip1, 0).await.unwrap(),
+        (3, 2)
+    );
+}
+
+async fn sites(store: Store) {
+    let ann = account(&store).await;
+    let bob = account(&store).await;
+    let before = now_ms();
+    let slug = SiteSlug::parse(&unique("blog")).unwrap();
+    let title = SiteTitle::parse("Ann's Blog — ünïcode").unwrap();
+    let site = store
+        .create_site(NewSite {
+            slug: &slug,
+            title: &title,
+            owner_id: ann.id,
+        })
+        .await
+        .unwrap();
+    assert!(site.id > 0);
+    assert_eq!(site.slug, slug.as_str());
+    assert_eq!(site.title, title.as_str());
+    assert_eq!(site.owner_id, ann.id);
+    assert_eq!(site.owner_email, ann.email);
+    assert_eq!(site.status, SiteStatus::Provisioning);
+    assert!(site.wanted);
+    assert_eq!(site.last_error, None);
+    assert_eq!(site.live_at, None);
+    assert!(site.created_at >= before && site.created_at <= now_ms());
+    assert_eq!(site.updated_at, site.created_at);
+
+    // Exactly the eight steps, all pending and untouched.
+    let steps = store.steps(site.id).await.unwrap();
+    assert_eq!(
+        steps.iter().map(|s| s.step).collect::<Vec<_>>(),
+        StepKind::ALL.to_vec()
+    );
+    for s in &steps {
+        assert_eq!(
+            s,
+            &StepRow {
+                step: s.step,
+                state: StepState::Pending,
+                attempts: 0,
+                last_error: None,
+                resource: None,
+                started_at: None,
+                finished_at: None,
+                next_attempt_at: None,
+            }
+        );
+    }
+
+    // The same slug again, even by someone else, is a conflict and leaves nothing behind.
+    let err = store
+        .create_site(NewSite {
+            slug: &slug,
+            title: &SiteTitle::parse("Bob's copy").unwrap(),
+            owner_id: bob.id,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict("site")),
+        "expected Conflict(\"site\"), got {err:?}"
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM sites").await, 1);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM site_steps").await, 8);
+    assert_eq!(store.sites_of(bob.id, 10, 0).await.unwrap(), (vec![], 0));
+    // The pool is still usable after the failed transaction.
+    let bobs = site_of(&store, &bob).await;
+    assert_eq!(store.steps(bobs.id).await.unwrap().len(), 8);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM site_steps").await, 16);
+
+    // Lookups.
+    assert_eq!(store.site(site.id).await.unwrap(), Some(site.clone()));
+    assert_eq!(
+        store.site_by_slug(slug.as_str()).await.unwrap(),
+        Some(site.clone())
+    );
+    assert_eq!(store.site(site.id + 1_000_000).await.unwrap(), None);
+    assert_eq!(store.site_by_slug("no-such-site").await.unwrap(), None);
+
+    // save_step writes every field, and only that step's.
+    let saved = StepRow {
+        step: StepKind::Wordpress,
+        state: StepState::Waiting,
+        attempts: 3,
+        last_error: Some("it's \"broken\" — ünïcode".into()),
+        resource: Some("db_ann_blog".into()),
+        started_at: Some(1_700_000_000_123),
+        finished_at: Some(1_700_000_004_567),
+        next_attempt_at: Some(i64::from(i32::MAX) + 10),
+    };
+    store.save_step(site.id, &saved).await.unwrap();
+    let steps = store.steps(site.id).await.unwrap();
+    for s in &steps {
+        if s.step == StepKind::Wordpress {
+            assert_eq!(s, &saved);
+        } else {
+            assert_eq!(s.state, StepState::Pending, "{:?} changed", s.step);
+        }
+    }
+    assert!(store
+        .steps(bobs.id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|s| s.state == StepState::Pending));
+    // And clears them again.
+    let cleared = StepRow {
+        step: StepKind::Wordpress,
+        state: StepState::Done,
+        attempts: 4,
+        last_error: None,
+        resource: None,
+        started_at: None,
+        finished_at: None,
+        next_attempt_at: None,
+    };
+    store.save_step(site.id, &cleared).await.unwrap();
+    assert_eq!(step_of(&store, site.id, StepKind::Wordpress).await, cleared);
+    // Every state survives the trip.
+    for state in [
+        StepState::Pending,
+        StepState::Running,
+        StepState::Waiting,
+        StepState::Done,
+        StepState::Failed,
+        StepState::Unavailable,
+        StepState::Removing,
+        StepState::Removed,
+    ] {
+        let row = StepRow {
+            state,
+            ..cleared.clone()
+        };
+        store.save_step(site.id, &row).await.unwrap();
+        assert_eq!(step_of(&store, site.id, StepKind::Wordpress).await, row);
+    }
+}
+
+async fn sites_of_paginates(store: Store) {
+    let ann = account(&store).await;
+    let bob = account(&store).await;
+    let mut anns = Vec::new();
+    for i in 0..5 {
+        anns.push(site_of(&store, &ann).await.id);
+        if i % 2 == 0 {
+            site_of(&store, &bob).await;
+        }
+    }
+    anns.reverse(); // newest first
+
+    let mut seen = Vec::new();
+    for (offset, expect) in [(0, 2), (2, 2), (4, 1), (6, 0)] {
+        let (page, total) = store.sites_of(ann.id, 2, offset).await.unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(page.len(), expect, "page at offset {offset}");
+        assert!(page
+            .iter()
+            .all(|s| s.owner_id == ann.id && s.owner_email == ann.email));
+        seen.extend(page.iter().map(|s| s.id));
+    }
+    assert_eq!(seen, anns, "newest first, each site once");
+    let (all, total) = store.sites_of(ann.id, 100, 0).await.unwrap();
+    assert_eq!(all.iter().map(|s| s.id).collect::<Vec<_>>(), anns);
+    assert!(all.windows(2).all(|w| w[0].created_at >= w[1].created_at));
+    assert_eq!(total, 5);
+
+    let (bobs, total) = store.sites_of(bob.id, 100, 0).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(bobs.len(), 3);
+    assert!(bobs.iter().all(|s| s.owner_id == bob.id));
+    let nobody = account(&store).await;
+    assert_eq!(store.sites_of(nobody.id, 10, 0).await.unwrap(), (vec![], 0));
+}
+
+async fn site_lifecycle(store: Store) {
+    let ann = account(&store).await;
+    let site = site_of(&store, &ann).await;
+    let other = site_of(&store, &ann).await;
+
+    // Failing, then going live: live_at is set once, the first time.
+    store
+        .set_site_status(site.id, SiteStatus::Failed, Some("database: boom"))
+        .await
+        .unwrap();
+    let failed = store.site(site.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, SiteStatus::Failed);
+    assert_eq!(failed.last_error.as_deref(), Some("database: boom"));
+    assert_eq!(failed.live_at, None);
+    assert!(failed.updated_at >= site.updated_at);
+
+    // retry_failed_steps puts failed steps (only) back to pending, the site to provisioning.
+    for (kind, state) in [
+        (StepKind::Database, StepState::Failed),
+        (StepKind::Files, StepState::Failed),
+        (StepKind::Media, StepState::Done),
+    ] {
+        store
+            .save_step(
+                site.id,
+                &StepRow {
+                    step: kind,
+                    state,
+                    attempts: 5,
+                    last_error: Some("boom".into()),
+                    resource: Some("r".into()),
+                    started_at: Some(1),
+                    finished_at: Some(2),
+                    next_attempt_at: Some(3),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .save_step(
+            other.id,
+            &StepRow {
+                step: StepKind::Database,
+                state: StepState::Failed,
+                attempts: 5,
+                last_error: None,
+                resource: None,
+                started_at: None,
+                finished_at: None,
+                next_attempt_at: Some(3),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.retry_failed_steps(site.id).await.unwrap(), 2);
+    for kind in [StepKind::Database, StepKind::Files] {
+        let s = step_of(&store, site.id, kind).await;
+        assert_eq!(s.state, StepState::Pending, "{kind:?}");
+        assert_eq!(s.attempts, 0, "{kind:?}");
+        assert_eq!(s.next_attempt_at, None, "{kind:?}");
+    }
+    let media = step_of(&store, site.id, StepKind::Media).await;
+    assert_eq!((media.state, media.attempts), (StepState::Done, 5));
+    assert_eq!(
+        step_of(&store, other.id, StepKind::Database).await.state,
+        StepState::Failed,
+        "another site's steps are left alone"
+    );
+    let retried = store.site(site.id).await.unwrap().unwrap();
+    assert_eq!(retried.status, SiteStatus::Provisioning);
+    assert_eq!(retried.last_error, None);
+    assert_eq!(store.retry_failed_steps(site.id).await.unwrap(), 0);
+
+    store
+        .set_site_status(site.id, SiteStatus::Live, None)
+        .await
+        .unwrap();
+    let live = store.site(site.id).await.unwrap().unwrap();
+    assert_eq!(live.status, SiteStatus::Live);
+    let live_at = live.live_at.expect("live_at is set");
+    assert_eq!(live_at, live.updated_at);
+    clock_passes(live_at).await;
+    store
+        .set_site_status(site.id, SiteStatus::Failed, Some("later"))
+        .await
+        .unwrap();
+    store
+        .set_site_status(site.id, SiteStatus::Live, None)
+        .await
+        .unwrap();
+    let again = store.site(site.id).await.unwrap().unwrap();
+    assert_eq!(again.status, SiteStatus::Live);
+    assert_eq!(again.last_error, None);
+    assert!(again.updated_at > live_at);
+    assert_eq!(again.live_at, Some(live_at), "live_at is set only once");
+    assert_eq!(store.site(other.id).await.unwrap().unwrap().live_at, None);
+
+    // Asking for deletion flips `wanted`, once.
+    assert!(store.request_delete(site.id).await.unwrap());
+    let deleting = store.site(site.id).await.unwrap().unwrap();
+    assert!(!deleting.wanted);
+    assert_eq!(deleting.status, SiteStatus::Deleting);
+    assert!(!store.request_delete(site.id).await.unwrap());
+    assert!(store.site(other.id).await.unwrap().unwrap().wanted);
+    // A failed removal retried goes back to deleting, not provisioning.
+    store
+        .set_site_status(site.id, SiteStatus::DeleteFailed, Some("rm failed"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.site(site.id).await.unwrap().unwrap().status,
+        SiteStatus::DeleteFailed
+    );
+    store.retry_failed_steps(site.id).await.unwrap();
+    let redeleting = store.site(site.id).await.unwrap().unwrap();
+    assert_eq!(redeleting.status, SiteStatus::Deleting);
+    assert!(!redeleting.wanted);
+
+    // Forgetting the site removes it and its steps, and nothing else.
+    store.delete_site_row(site.id).await.unwrap();
+    assert_eq!(store.site(site.id).await.unwrap(), None);
+    assert_eq!(store.site_by_slug(&site.slug).await.unwrap(), None);
+    assert!(store.steps(site.id).await.unwrap().is_empty());
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM sites").await, 1);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM site_steps").await, 8);
+    assert_eq!(store.steps(other.id).await.unwrap().len(), 8);
+    assert_eq!(store.sites_of(ann.id, 10, 0).await.unwrap().1, 1);
+}
+
+async fn leases(store: Store) {
+    let ann = account(&store).await;
+    let site = site_of(&store, &ann).await;
+    let other = site_of(&store, &ann).await;
+    assert_eq!(store.lease_until(site.id).await.unwrap(), None);
+
+    let before = now_ms();
+    assert!(store.try_lease(site.id, "worker-a", 60_000).await.unwrap());
+    let until = store.lease_until(site.id).await.unwrap().expect("leased");
+    assert!(
+        until >= before + 60_000 && until <= now_ms() + 60_000,
+        "lease_until {until} is not about a minute from {before}"
+    );
+    // B cannot take it while A holds it; another site is free.
+    assert!(!store.try_lease(site.id, "worker-b", 60_000).await.unwrap());
+    assert!(store.try_lease(other.id, "worker-b", 60_000).await.unwrap());
+    // A renews.
+    clock_passes(before).await;
+    assert!(store.try_lease(site.id, "worker-a", 120_000).await.unwrap());
+    assert!(store.lease_until(site.id).await.unwrap().unwrap() > until);
+    // B releasing A's lease does nothing; A releasing it frees it for B.
+    store.release_lease(site.id, "worker-b").await.unwrap();
+    assert!(store.lease_until(site.id).await.unwrap().is_some());
+    assert!(!store.try_lease(site.id, "worker-b", 60_000).await.unwrap());
+    store.release_lease(site.id, "worker-a").await.unwrap();
+    assert_eq!(store.lease_until(site.id).await.unwrap(), None);
+    assert!(store.try_lease(site.id, "worker-b", 60_000).await.unwrap());
+    store.release_lease(site.id, "worker-b").await.unwrap();
+
+    // A dead worker's lease expires: A takes it for 1 ms, then B gets it.
+    assert!(store.try_lease(site.id, "worker-a", 1).await.unwrap());
+    let short = store.lease_until(site.id).await.unwrap().unwrap();
+    eventually("worker-b to take the expired lease", || {
+        let store = store.clone();
+        async move { store.try_lease(site.id, "worker-b", 60_000).await.unwrap() }
+    })
+    .await;
+    assert!(now_ms() > short, "the lease was taken before it expired");
+    assert!(!store.try_lease(site.id, "worker-a", 60_000).await.unwrap());
+
+    // A missing site is never leased.
+    assert!(!store
+        .try_lease(other.id + 1_000_000, "worker-a", 60_000)
+        .await
+        .unwrap());
+    assert_eq!(store.lease_until(other.id + 1_000_000).await.unwrap(), None);
+}
+
+async fn unsettled_sites(store: Store) {
+    let ann = account(&store).await;
+    let provisioning = site_of(&store, &ann).await.id;
+    let live = site_of(&store, &ann).await.id;
+    let failed = site_of(&store, &ann).await.id;
+    let deleting = site_of(&store, &ann).await.id;
+    let delete_failed = site_of(&store, &ann).await.id;
+    store
+        .set_site_status(live, SiteStatus::Live, None)
+        .await
+        .unwrap();
+    store
+        .set_site_status(failed, SiteStatus::Failed, Some("x"))
+        .await
+        .unwrap();
+    assert!(store.request_delete(deleting).await.unwrap());
+    assert!(store.request_delete(delete_failed).await.unwrap());
+    store
+        .set_site_status(delete_failed, SiteStatus::DeleteFailed, Some("x"))
+        .await
+        .unwrap();
+
+    let sorted = |mut v: Vec<i64>| {
+        v.sort();
+        v
+    };
+    let both = sorted(vec![provisioning, deleting]);
+    assert_eq!(sorted(store.unsettled_sites(false).await.unwrap()), both);
+    assert_eq!(sorted(store.unsettled_sites(true).await.unwrap()), both);
+
+    // A held lease hides a site from the sweep, not from the full list.
+    assert!(store.try_lease(provisioning, "w", 60_000).await.unwrap());
+    assert_eq!(sorted(store.unsettled_sites(false).await.unwrap()), both);
+    assert_eq!(store.unsettled_sites(true).await.unwrap(), vec![deleting]);
+    // A lease on a settled site changes nothing.
+    assert!(store.try_lease(live, "w", 60_000).await.unwrap());
+    assert_eq!(sorted(store.unsettled_sites(false).await.unwrap()), both);
+
+    // An expired lease no longer hides it.
+    assert!(store.try_lease(deleting, "w", 1).await.unwrap());
+    eventually("the expired lease to show the site again", || {
+        let store = store.clone();
+        async move { store.unsettled_sites(true).await.unwrap() == vec![deleting] }
+    })
+    .await;
+    // Nor does a released one.
+    store.release_lease(provisioning, "w").await.unwrap();
+    assert_eq!(sorted(store.unsettled_sites(true).await.unwrap()), both);
+}
+
+async fn concurrent_writers(store: Store) {
+    let ann = account(&store).await;
+    let site = site_of(&store, &ann).await;
+
+    // Eight workers race for one lease: exactly one gets it.
+    let racers = (0..8).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { store.try_lease(site.id, &format!("w{i}"), 60_000).await })
+    });
+    let won = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(|r| {
+            r.unwrap()
+                .expect("try_lease does not error under contention")
+        })
+        .filter(|&won| won)
+        .count();
+    assert_eq!(won, 1, "exactly one worker holds the lease");
+
+    // Four customers race for one slug: one site, one set of steps, the rest conflicts.
+    let slug = SiteSlug::parse(&unique("race")).unwrap();
+    let racers = (0..4).map(|i| {
+        let (store, slug) = (store.clone(), slug.clone());
+        let owner = ann.id;
+        tokio::spawn(async move {
+            let title = SiteTitle::parse(&format!("Racer {i}")).unwrap();
+            store
+                .create_site(NewSite {
+                    slug: &slug,
+                    title: &title,
+                    owner_id: owner,
+                })
+                .await
+        })
+    });
+    let mut created = 0;
+    for result in futures::future::join_all(racers).await {
+        match result.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::Conflict("site")) => {}
+            Err(e) => panic!("a losing create_site must be a Conflict, not {e:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+    let raced = store.site_by_slug(slug.as_str()).await.unwrap().unwrap();
+    assert_eq!(store.steps(raced.id).await.unwrap().len(), 8);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM sites").await, 2);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM site_steps").await, 16);
+}
+
+async fn audit_newest_first(store: Store) {
+    let ann = account(&store).await;
+    let target = format!("site:{}", unique("t"));
+    store
+        .audit(
+            Some(ann.id),
+            "site.create",
+            &target,
+            Some("title=Ann's"),
+            Some("192.0.2.1"),
+        )
+        .await
+        .unwrap();
+    store
+        .audit(None, "other", "site:elsewhere", None, None)
+        .await
+        .unwrap();
+    store
+        .audit(Some(ann.id), "site.live", &target, None, None)
+        .await
+        .unwrap();
+    store
+        .audit(
+            None,
+            "site.delete",
+            &target,
+            Some("by staff"),
+            Some("2001:db8::1"),
+        )
+        .await
+        .unwrap();
+
+    let entries = store.audit_for(&target, 10).await.unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| e.action.as_str())
+            .collect::<Vec<_>>(),
+        ["site.delete", "site.live", "site.create"]
+    );
+    assert!(entries.windows(2).all(|w| w[0].at >= w[1].at));
+    assert!(entries.iter().all(|e| e.target == target));
+    let first = &entries[2];
+    assert_eq!(first.actor_id, Some(ann.id));
+    assert_eq!(first.detail.as_deref(), Some("title=Ann's"));
+    assert_eq!(first.ip.as_deref(), Some("192.0.2.1"));
+    let last = &entries[0];
+    assert_eq!(last.actor_id, None);
+    assert_eq!(last.ip.as_deref(), Some("2001:db8::1"));
+    assert_eq!(entries[1].detail, None);
+    assert_eq!(entries[1].ip, None);
+
+    let newest = store.audit_for(&target, 1).await.unwrap();
+    assert_eq!(newest, vec![last.clone()]);
+    assert!(store.audit_for("site:none", 10).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn backend_of_url() {
+    assert_eq!(Backend::of_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+    assert_eq!(Backend::of_url("sqlite::memory:").unwrap(), Backend::Sqlite);
+    assert_eq!(
+        Backend::of_url("postgres://u@h/db").unwrap(),
+        Backend::Postgres
+    );
+    assert_eq!(
+        Backend::of_url("postgresql://u@h/db").unwrap(),
+        Backend::Postgres
+    );
+    for bad in ["mysql://x", "mariadb://x", "x.db", ""] {
+        let err = Backend::of_url(bad).unwrap_err();
+        assert!(matches!(err, StoreError::Config(_)), "{bad:?}: {err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("sqlite:") && msg.contains("postgres:"),
+            "{bad:?}: the message should name what is accepted: {msg}"
+        );
+    }
+    let msg = Backend::of_url("mysql://x").unwrap_err().to_string();
+    assert!(msg.contains("mysql"), "the message names the scheme: {msg}");
+}
+
+#[tokio::test]
+async fn open_rejects_other_databases() {
+    let err = Store::open("mysql://root@localhost/mywp")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Config(m) if m.contains("mysql")),
+        "{err:?}"
+    );
+}
