@@ -20,4 +20,7 @@ export MYWP_TEST_STATE_DIR="$MYWP_STATE_DIR" MYWP_TEST_POSTGRES_URL
 
 cargo fmt --all --check
 cargo clippy --locked --all-targets -- -D warnings
+# The SIGKILL test runs `mywp worker` processes: build the binary and say where it is.
+cargo build --locked -p mywp
+export MYWP_BIN="$CARGO_TARGET_DIR/debug/mywp"
 cargo test --locked --workspace
