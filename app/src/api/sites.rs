@@ -22,6 +22,30 @@ mod owned {
         }
     }
 
+    /// Writes `action` on `site` by `user`, from the caller's address, to the audit log.
+    pub async fn audit(user: &Account, action: &str, site: &SiteRow) -> Result<(), AppError> {
+        let target = format!("site:{}", site.slug);
+        let ip = super::super::ssr::client_ip();
+        state()?
+            .store
+            .audit(Some(user.id), action, &target, None, Some(&ip))
+            .await?;
+        Ok(())
+    }
+
+    /// Hands the site to a worker now. Should the queue fail, the site is still recorded
+    /// as having work left, and the sweep hands it out within seconds.
+    pub async fn hand_to_worker(site_id: i64) -> Result<(), AppError> {
+        if let Err(e) = state()?
+            .queue
+            .enqueue(site_id, std::time::Duration::ZERO)
+            .await
+        {
+            tracing::warn!(site_id, error = %e, "enqueue failed; the sweep will pick the site up");
+        }
+        Ok(())
+    }
+
     pub fn summary(site: &SiteRow) -> Result<SiteSummary, AppError> {
         Ok(SiteSummary {
             slug: site.slug.clone(),
@@ -55,8 +79,6 @@ pub async fn list_sites(page: i64) -> Result<SitePage, AppError> {
 /// Records a new site and hands it to the workers; the browser goes to its page.
 #[server(prefix = "/api", endpoint = "create_site")]
 pub async fn create_site(title: String, slug: String) -> Result<(), AppError> {
-    use std::time::Duration;
-
     use mywp_jobs::{
         domain::{SiteSlug, SiteTitle},
         store::{NewSite, StoreError},
@@ -84,20 +106,8 @@ pub async fn create_site(title: String, slug: String) -> Result<(), AppError> {
         }
         other => other?,
     };
-    state
-        .store
-        .audit(
-            Some(user.id),
-            "site.create",
-            &format!("site:{}", site.slug),
-            None,
-            Some(&client_ip()),
-        )
-        .await?;
-    // If this fails the site is still recorded, and the sweep hands it to a worker.
-    if let Err(e) = state.queue.enqueue(site.id, Duration::ZERO).await {
-        tracing::warn!(site_id = site.id, error = %e, "enqueue failed; the sweep will pick the site up");
-    }
+    owned::audit(&user, "site.create", &site).await?;
+    owned::hand_to_worker(site.id).await?;
     leptos_axum::redirect(&format!("/sites/{}", site.slug));
     Ok(())
 }
@@ -140,8 +150,6 @@ pub async fn get_site(slug: String) -> Result<SiteDetail, AppError> {
 /// Deletes a site and everything it has. `confirm` must repeat the site's subdomain.
 #[server(prefix = "/api", endpoint = "delete_site")]
 pub async fn delete_site(slug: String, confirm: String) -> Result<(), AppError> {
-    use std::time::Duration;
-
     use super::ssr::*;
     let user = require_user()?;
     let state = state()?;
@@ -153,20 +161,9 @@ pub async fn delete_site(slug: String, confirm: String) -> Result<(), AppError> 
         )));
     }
     if state.store.request_delete(site.id).await? {
-        state
-            .store
-            .audit(
-                Some(user.id),
-                "site.delete",
-                &format!("site:{}", site.slug),
-                None,
-                Some(&client_ip()),
-            )
-            .await?;
+        owned::audit(&user, "site.delete", &site).await?;
     }
-    if let Err(e) = state.queue.enqueue(site.id, Duration::ZERO).await {
-        tracing::warn!(site_id = site.id, error = %e, "enqueue failed; the sweep will pick the site up");
-    }
+    owned::hand_to_worker(site.id).await?;
     leptos_axum::redirect("/sites");
     Ok(())
 }
@@ -174,28 +171,13 @@ pub async fn delete_site(slug: String, confirm: String) -> Result<(), AppError> 
 /// Tries a failed site's failed steps again.
 #[server(prefix = "/api", endpoint = "retry_site")]
 pub async fn retry_site(slug: String) -> Result<(), AppError> {
-    use std::time::Duration;
-
     use super::ssr::*;
     let user = require_user()?;
     let state = state()?;
     let site = owned::site(&user, &slug).await?;
     state.store.retry_failed_steps(site.id).await?;
-    state
-        .store
-        .audit(
-            Some(user.id),
-            "site.retry",
-            &format!("site:{}", site.slug),
-            None,
-            Some(&client_ip()),
-        )
-        .await?;
-    state
-        .queue
-        .enqueue(site.id, Duration::ZERO)
-        .await
-        .map_err(internal)?;
+    owned::audit(&user, "site.retry", &site).await?;
+    owned::hand_to_worker(site.id).await?;
     Ok(())
 }
 
@@ -224,16 +206,7 @@ pub async fn open_wp_admin(slug: String) -> Result<(), AppError> {
         hostnames: vec![],
     };
     let link = links(&spec).ok_or_else(|| internal("no login link could be made"))?;
-    state
-        .store
-        .audit(
-            Some(user.id),
-            "site.wp_admin_login",
-            &format!("site:{}", site.slug),
-            None,
-            Some(&client_ip()),
-        )
-        .await?;
+    owned::audit(&user, "site.wp_admin_login", &site).await?;
     leptos_axum::redirect(&link);
     Ok(())
 }

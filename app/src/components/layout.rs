@@ -10,7 +10,10 @@ pub fn Header() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     // Asked again on every navigation: signing up or in changes who is signed in.
     let location = leptos_router::hooks::use_location();
-    let who = Resource::new(move || (location.pathname.get(), logout.version().get()), |_| me());
+    let who = Resource::new(
+        move || (location.pathname.get(), logout.version().get()),
+        |_| me(),
+    );
     view! {
         <header class="topbar">
             <a class="brand" href="/">"MyWP"</a>

@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use futures::{stream::FuturesUnordered, StreamExt};
+use futures::{future::BoxFuture, stream::FuturesUnordered, FutureExt, StreamExt};
 
 use super::{StepKind, StepState};
 use crate::{
@@ -203,7 +203,35 @@ impl Pipeline {
         self.summarize_build(site.id, &steps).await
     }
 
-    /// Runs one step's `ensure`, retrying transient errors with exponential backoff.
+    /// Calls `op` until it succeeds or fails for good (a permanent error, or `max_attempts`
+    /// transient ones, with exponential backoff between them). Each failed try is saved on
+    /// `row` (attempts, last error), so the UI shows retries as they happen.
+    async fn retrying<T>(
+        &self,
+        site_id: i64,
+        row: &mut StepRow,
+        what: &str,
+        mut op: impl FnMut() -> BoxFuture<'static, Result<T, StepError>>,
+    ) -> Result<Result<T, StepError>, StoreError> {
+        for tries in 1.. {
+            row.attempts += 1;
+            match op().await {
+                Ok(v) => return Ok(Ok(v)),
+                Err(e) => {
+                    tracing::warn!(site_id, step = row.step.as_str(), attempt = row.attempts, error = %e, "{what} failed");
+                    row.last_error = Some(e.to_string());
+                    if !e.is_transient() || tries >= self.settings.max_attempts {
+                        return Ok(Err(e));
+                    }
+                    self.store.save_step(site_id, row).await?;
+                    tokio::time::sleep(self.settings.backoff * 2u32.pow(tries - 1)).await;
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Runs one step's `ensure`.
     async fn ensure(
         &self,
         site_id: i64,
@@ -211,43 +239,36 @@ impl Pipeline {
         driver: Arc<dyn StepDriver>,
         spec: &SiteSpec,
     ) -> Result<StepRow, StoreError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            row.attempts += 1;
-            match driver.ensure(spec).await {
-                Ok(Ensured::Done { resource }) => {
-                    row.state = StepState::Done;
-                    row.resource = Some(resource);
-                    row.last_error = None;
-                    row.finished_at = Some(now_ms());
-                    row.next_attempt_at = None;
-                    return Ok(row);
-                }
-                Ok(Ensured::Waiting {
-                    resource,
-                    retry_after,
-                    reason,
-                }) => {
-                    row.state = StepState::Waiting;
-                    row.resource = Some(resource);
-                    row.last_error = Some(reason);
-                    row.next_attempt_at = Some(now_ms() + retry_after.as_millis() as i64);
-                    return Ok(row);
-                }
-                Err(e) => {
-                    tracing::warn!(site_id, step = row.step.as_str(), attempt = row.attempts, error = %e, "step failed");
-                    row.last_error = Some(e.to_string());
-                    if !e.is_transient() || tries >= self.settings.max_attempts {
-                        row.state = StepState::Failed;
-                        row.finished_at = Some(now_ms());
-                        return Ok(row);
-                    }
-                    self.store.save_step(site_id, &row).await?;
-                    tokio::time::sleep(self.settings.backoff * 2u32.pow(tries - 1)).await;
-                }
+        let result = self
+            .retrying(site_id, &mut row, "step", || {
+                let (driver, spec) = (Arc::clone(&driver), spec.clone());
+                async move { driver.ensure(&spec).await }.boxed()
+            })
+            .await?;
+        match result {
+            Ok(Ensured::Done { resource }) => {
+                row.state = StepState::Done;
+                row.resource = Some(resource);
+                row.last_error = None;
+                row.finished_at = Some(now_ms());
+                row.next_attempt_at = None;
+            }
+            Ok(Ensured::Waiting {
+                resource,
+                retry_after,
+                reason,
+            }) => {
+                row.state = StepState::Waiting;
+                row.resource = Some(resource);
+                row.last_error = Some(reason);
+                row.next_attempt_at = Some(now_ms() + retry_after.as_millis() as i64);
+            }
+            Err(_) => {
+                row.state = StepState::Failed;
+                row.finished_at = Some(now_ms());
             }
         }
+        Ok(row)
     }
 
     async fn summarize_build(
@@ -353,7 +374,7 @@ impl Pipeline {
         Ok(Outcome::Settled)
     }
 
-    /// Runs one step's `remove`, retrying transient errors with exponential backoff.
+    /// Runs one step's `remove`.
     async fn remove(
         &self,
         site_id: i64,
@@ -361,27 +382,21 @@ impl Pipeline {
         driver: Arc<dyn StepDriver>,
         spec: &SiteSpec,
     ) -> Result<StepRow, StoreError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match driver.remove(spec).await {
-                Ok(()) => {
-                    row.state = StepState::Removed;
-                    row.last_error = None;
-                    row.finished_at = Some(now_ms());
-                    return Ok(row);
-                }
-                Err(e) => {
-                    tracing::warn!(site_id, step = row.step.as_str(), error = %e, "removal failed");
-                    row.last_error = Some(e.to_string());
-                    if matches!(e, StepError::Permanent(_)) || tries >= self.settings.max_attempts {
-                        row.state = StepState::Failed;
-                        return Ok(row);
-                    }
-                    self.store.save_step(site_id, &row).await?;
-                    tokio::time::sleep(self.settings.backoff * 2u32.pow(tries - 1)).await;
-                }
-            }
+        let result = self
+            .retrying(site_id, &mut row, "removal", || {
+                let (driver, spec) = (Arc::clone(&driver), spec.clone());
+                async move { driver.remove(&spec).await }.boxed()
+            })
+            .await?;
+        row.state = if result.is_ok() {
+            StepState::Removed
+        } else {
+            StepState::Failed
+        };
+        if result.is_ok() {
+            row.last_error = None;
+            row.finished_at = Some(now_ms());
         }
+        Ok(row)
     }
 }
