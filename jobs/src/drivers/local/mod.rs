@@ -188,7 +188,8 @@ impl LocalConfig {
             })?;
 
         let cfg = Self {
-            state_dir: state_dir.to_path_buf(),
+            // Absolute: the drivers run programs in other working directories.
+            state_dir: std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf()),
             mariadb_socket: abs("MYWP_MARIADB_SOCKET")?,
             db_user_host,
             nginx_conf: abs("MYWP_NGINX_CONF")?,

@@ -11,7 +11,11 @@ use std::{
 
 use futures::{future::BoxFuture, FutureExt};
 
-use super::{check_slug, fsutil::Owner, nginx, LocalConfig};
+use super::{
+    check_slug,
+    fsutil::{ensure_dir, Owner},
+    nginx, LocalConfig,
+};
 use crate::drivers::{Ensured, SiteSpec, StepDriver, StepError};
 
 /// How long the CLI install may take before it counts as hung.
@@ -117,8 +121,18 @@ async fn install(cfg: &LocalConfig, site: &SiteSpec) -> Result<(), StepError> {
         .site_url(&site.slug)
         .trim_start_matches("http://")
         .to_string();
+    // PHP's CLI keeps no opcode cache between runs, so every install would compile all of
+    // WordPress again (~0.5 s of CPU); a file cache shared by the installs saves that.
+    let opcache = cfg.state_dir.join("php-cli-opcache");
+    ensure_dir(&opcache, 0o700, web)?;
     let mut cmd = tokio::process::Command::new(&cfg.php_bin);
     cmd.arg("-d")
+        .arg("opcache.enable_cli=1")
+        .arg("-d")
+        .arg(format!("opcache.file_cache={}", opcache.display()))
+        .arg("-d")
+        .arg("opcache.file_cache_only=1")
+        .arg("-d")
         .arg(format!(
             "auto_prepend_file={}",
             php_dir.join("prepend.php").display()
