@@ -5,7 +5,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/mywp-target
 MYWP := $(CARGO_TARGET_DIR)/debug/mywp
 
-.PHONY: run test bundle release bench
+.PHONY: run test bundle release bench staff
 
 run:
 	scripts/setup.sh run
@@ -25,3 +25,8 @@ release:
 
 bench:
 	scripts/bench.sh
+
+# make staff EMAIL=you@example.com: make an account staff (created, with a password shown once, if new)
+staff:
+	cargo build --locked -p mywp
+	$(MYWP) staff add $(EMAIL)

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Args;
 
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct Config {
     /// Where the panel keeps its state: the SQLite database, the master key, the data plane.
     #[arg(long, env = "MYWP_STATE_DIR", default_value = "var", global = true)]
@@ -56,6 +56,25 @@ pub struct Config {
     pub lease_seconds: u64,
 }
 
+/// Shows everything but the database URL's password.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("state_dir", &self.state_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(crate::redact),
+            )
+            .field("platform_domain", &self.platform_domain)
+            .field("sites_port", &self.sites_port)
+            .field("site_root", &self.site_root)
+            .field("worker_concurrency", &self.worker_concurrency)
+            .field("worker_name", &self.worker_name)
+            .field("lease_seconds", &self.lease_seconds)
+            .finish()
+    }
+}
+
 impl Config {
     pub fn database_url(&self) -> String {
         self.database_url
@@ -89,4 +108,29 @@ pub struct ServeArgs {
     /// Set when the panel is reached over https: cookies then get `Secure`.
     #[arg(long, env = "MYWP_SECURE_COOKIES")]
     pub secure_cookies: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_database_password() {
+        let config = Config {
+            state_dir: "var".into(),
+            database_url: Some("postgres://mywp:s3cret@db.internal/mywp".into()),
+            platform_domain: "localhost".into(),
+            sites_port: 8080,
+            site_root: "target/site".into(),
+            worker_concurrency: 8,
+            worker_name: None,
+            lease_seconds: 15,
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("postgres://mywp:***@db.internal/mywp"),
+            "{shown}"
+        );
+    }
 }
