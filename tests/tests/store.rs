@@ -570,16 +570,7 @@ async fn sites(store: Store) {
     store.save_step(site.id, &cleared).await.unwrap();
     assert_eq!(step_of(&store, site.id, StepKind::Wordpress).await, cleared);
     // Every state survives the trip.
-    for state in [
-        StepState::Pending,
-        StepState::Running,
-        StepState::Waiting,
-        StepState::Done,
-        StepState::Failed,
-        StepState::Unavailable,
-        StepState::Removing,
-        StepState::Removed,
-    ] {
+    for state in StepState::ALL {
         let row = StepRow {
             state,
             ..cleared.clone()

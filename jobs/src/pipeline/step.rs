@@ -94,6 +94,17 @@ pub enum StepState {
 }
 
 impl StepState {
+    pub const ALL: [StepState; 8] = [
+        StepState::Pending,
+        StepState::Running,
+        StepState::Waiting,
+        StepState::Done,
+        StepState::Failed,
+        StepState::Unavailable,
+        StepState::Removing,
+        StepState::Removed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             StepState::Pending => "pending",
@@ -108,18 +119,7 @@ impl StepState {
     }
 
     pub fn parse(s: &str) -> Option<StepState> {
-        [
-            StepState::Pending,
-            StepState::Running,
-            StepState::Waiting,
-            StepState::Done,
-            StepState::Failed,
-            StepState::Unavailable,
-            StepState::Removing,
-            StepState::Removed,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        StepState::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     /// Done, or nothing to do here: the steps that need this one may start.
