@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and running MyWP needs, skipping what is already there:
 #   scripts/setup.sh run    the data plane's Debian packages, the wasm target, wasm-bindgen-cli
-#   scripts/setup.sh test   the same, plus PostgreSQL, Chromium and ChromeDriver for the tests
+#   scripts/setup.sh test   the same, plus PostgreSQL, Chromium and ChromeDriver for the tests,
+#                           and moto server (the AWS API emulator, in ~/.cache/mywp-venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -20,6 +21,7 @@ if [ "$mode" = test ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+  scripts/moto.sh install
 fi
 
 # The browser bundle's toolchain: the wasm target, and wasm-bindgen-cli at exactly the

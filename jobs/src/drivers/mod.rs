@@ -5,6 +5,8 @@
 //! exists and succeeds when it is already gone. A step whose driver is absent in a deployment
 //! shows as "not available here"; it is never reported as done.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod local;
 
 use std::sync::Arc;
