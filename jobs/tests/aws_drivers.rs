@@ -3,16 +3,12 @@
 //! `MYWP_TEST_AWS_ENDPOINT`. When it is not set these tests fail, they do not skip.
 //!
 //! moto keeps one state for every test: each test makes its own bucket or hosted zone.
+
 #![cfg(feature = "aws")]
 
-use std::{
-    collections::BTreeSet,
-    sync::{
-        atomic::{AtomicU32, Ordering},
-        Arc,
-    },
-    time::{SystemTime, UNIX_EPOCH},
-};
+mod common;
+
+use std::{collections::BTreeSet, sync::Arc};
 
 use aws_sdk_route53::types::{
     AliasTarget as R53AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord,
@@ -37,19 +33,6 @@ fn endpoint() -> String {
              AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1)"
         )
     })
-}
-
-/// A name no other test (or run against the same moto) uses: lowercase, DNS- and
-/// bucket-safe.
-fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        % 1_000_000_000;
-    format!("{prefix}{}-{n}-{t}", std::process::id())
 }
 
 fn config(endpoint: String) -> AwsConfig {
@@ -77,7 +60,7 @@ fn site(id: i64, slug: &str, hostnames: Vec<String>) -> SiteSpec {
 async fn media_setup() -> (Arc<AwsConfig>, AwsClients) {
     let mut cfg = config(endpoint());
     let clients = AwsClients::new(&cfg).await;
-    cfg.media_bucket = unique("mywp-media-");
+    cfg.media_bucket = common::unique("mywp-media-");
     clients
         .s3
         .create_bucket()
@@ -121,7 +104,7 @@ async fn put(clients: &AwsClients, bucket: &str, key: String) {
 async fn media_prefix_is_made_once_and_removed_to_the_last_object() {
     let (cfg, clients) = media_setup().await;
     let bucket = cfg.media_bucket.clone();
-    let slug = unique("m");
+    let slug = common::unique("m");
     let neighbour = format!("{slug}-2"); // shares `sites/<slug>` but not `sites/<slug>/`
     let prefix = media_prefix(&slug);
     let driver = MediaDriver::new(clients.clone(), cfg.clone());
@@ -197,7 +180,7 @@ async fn media_prefix_is_made_once_and_removed_to_the_last_object() {
 
     // Removing media that never existed succeeds too.
     driver
-        .remove(&site(7, &unique("never"), vec![]))
+        .remove(&site(7, &common::unique("never"), vec![]))
         .await
         .unwrap();
 }
@@ -205,10 +188,10 @@ async fn media_prefix_is_made_once_and_removed_to_the_last_object() {
 #[tokio::test]
 async fn media_errors_say_whether_to_retry() {
     let (cfg, clients) = media_setup().await;
-    let blog = site(1, &unique("e"), vec![]);
+    let blog = site(1, &common::unique("e"), vec![]);
 
     let mut missing = (*cfg).clone();
-    missing.media_bucket = unique("mywp-missing-");
+    missing.media_bucket = common::unique("mywp-missing-");
     let driver = MediaDriver::new(clients, Arc::new(missing));
     let err = driver.ensure(&blog).await.expect_err("no such bucket");
     eprintln!("missing bucket: {err}");
@@ -233,12 +216,12 @@ async fn media_errors_say_whether_to_retry() {
 async fn dns_setup() -> (Arc<AwsConfig>, AwsClients) {
     let mut cfg = config(endpoint());
     let clients = AwsClients::new(&cfg).await;
-    let domain = format!("{}.mywp.test", unique("z"));
+    let domain = format!("{}.mywp.test", common::unique("z"));
     let zone = clients
         .route53
         .create_hosted_zone()
         .name(&domain)
-        .caller_reference(unique("ref"))
+        .caller_reference(common::unique("ref"))
         .send()
         .await
         .expect("create the test hosted zone");

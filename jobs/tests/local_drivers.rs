@@ -3,11 +3,12 @@
 //! The data plane is found through `$MYWP_STATE_DIR/dataplane.env` (default: the repo's
 //! `var/`). When it is not there these tests fail, they do not skip: start it first.
 
+mod common;
+
 use std::{
     net::SocketAddr,
     path::PathBuf,
-    sync::atomic::{AtomicU32, Ordering},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use mywp_jobs::drivers::{
@@ -36,18 +37,6 @@ fn config() -> LocalConfig {
             dir.display()
         )
     })
-}
-
-/// A slug no other test run uses: pid, counter and time.
-fn unique_slug(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        % 1_000_000_000;
-    format!("{prefix}{}-{n}-{t}", std::process::id())
 }
 
 fn site(cfg: &LocalConfig, slug: &str) -> SiteSpec {
@@ -278,12 +267,12 @@ async fn full_lifecycle(slug: String) {
 
 #[tokio::test]
 async fn site_lifecycle_is_idempotent_and_leaves_nothing() {
-    full_lifecycle(unique_slug("t")).await;
+    full_lifecycle(common::unique("t")).await;
 }
 
 #[tokio::test]
 async fn a_forty_character_slug_gets_a_short_database_user() {
-    let mut slug = unique_slug("long-");
+    let mut slug = common::unique("long-");
     while slug.len() < 40 {
         slug.push('z');
     }
@@ -300,7 +289,7 @@ async fn bad_input_is_a_permanent_error() {
         let err = driver.as_ref().unwrap().ensure(&bad).await.unwrap_err();
         assert!(matches!(err, StepError::Permanent(_)), "{err:?}");
     }
-    bad.slug = unique_slug("h");
+    bad.slug = common::unique("h");
     bad.hostnames
         .push("evil.example; include /etc/passwd".into());
     // The wordpress step refuses a hostname that is not a DNS name, before touching nginx.
