@@ -9,7 +9,9 @@
 #   scripts/dataplane.sh start-postgres|stop-postgres   (a PostgreSQL for the store's tests)
 #
 # Environment: MYWP_STATE_DIR (default ./var), MYWP_SITES_PORT (default 8080),
-# MYWP_SITES_BIND (default 127.0.0.1), MYWP_PG_PORT (default 5433).
+# MYWP_SITES_BIND (default 127.0.0.1), MYWP_PG_PORT (default 5433), MYWP_MARIADB_PORT (unset:
+# MariaDB listens on its socket only; set, as the tests do, it also listens on
+# 127.0.0.1:<port> with a password-authenticated admin, standing in for RDS MySQL).
 # After `start`, `source "$MYWP_STATE_DIR/dataplane.env"` gives the paths the panel needs.
 set -euo pipefail
 
@@ -20,6 +22,7 @@ STATE="$(cd "$STATE_REL" && pwd)"
 SITES_PORT="${MYWP_SITES_PORT:-8080}"
 SITES_BIND="${MYWP_SITES_BIND:-127.0.0.1}"
 PG_PORT="${MYWP_PG_PORT:-5433}"
+MARIADB_PORT="${MYWP_MARIADB_PORT:-}"
 WP_SHARE=/usr/share/wordpress
 WEB_USER=www-data
 
@@ -29,6 +32,8 @@ MARIADB_DIR="$STATE/mariadb"
 MARIADB_DATA="$MARIADB_DIR/data"
 MARIADB_SOCK="$RUN/mariadb.sock"
 MARIADB_PID="$RUN/mariadb.pid"
+MARIADB_ADMIN_USER=mywp_admin
+MARIADB_ADMIN_PASSWORD_FILE="$MARIADB_DIR/admin.password"
 FPM_DIR="$STATE/php-fpm"
 FPM_CONF="$FPM_DIR/php-fpm.conf"
 FPM_SOCK="$RUN/php-fpm.sock"
@@ -36,6 +41,8 @@ FPM_PID="$RUN/php-fpm.pid"
 NGINX_DIR="$STATE/nginx"
 NGINX_CONF="$NGINX_DIR/nginx.conf"
 NGINX_SITES="$NGINX_DIR/sites"
+# The server blocks a `mywp agent` on this host applies (the AWS shape's web node role).
+NGINX_FLEET_SITES="$NGINX_DIR/fleet-sites"
 NGINX_PID="$RUN/nginx.pid"
 NGINX_ERR="$LOG/nginx-error.log"
 SITES_DIR="$STATE/sites"
@@ -100,7 +107,7 @@ cmd_install() {
 }
 
 prepare_dirs() {
-  mkdir -p "$RUN" "$LOG" "$MARIADB_DIR" "$FPM_DIR" "$NGINX_SITES" "$NGINX_DIR/tmp" \
+  mkdir -p "$RUN" "$LOG" "$MARIADB_DIR" "$FPM_DIR" "$NGINX_SITES" "$NGINX_FLEET_SITES" "$NGINX_DIR/tmp" \
     "$SITES_DIR" "$CORE_DIR" "$PHP_DIR"
   # run/: MariaDB (as mysql) creates its socket and pid here; everyone may traverse it.
   chown root:mysql "$RUN"
@@ -137,6 +144,7 @@ write_env() {
     echo "MYWP_MARIADB_SOCKET=$MARIADB_SOCK"
     echo "MYWP_NGINX_CONF=$NGINX_CONF"
     echo "MYWP_NGINX_SITES_DIR=$NGINX_SITES"
+    echo "MYWP_NGINX_FLEET_SITES_DIR=$NGINX_FLEET_SITES"
     echo "MYWP_PHP_FPM_SOCKET=$FPM_SOCK"
     echo "MYWP_SITES_DIR=$SITES_DIR"
     echo "MYWP_SITES_PORT=$SITES_PORT"
@@ -145,6 +153,11 @@ write_env() {
     echo "MYWP_DATAPLANE_PHP_DIR=$PHP_DIR"
     echo "MYWP_DEFAULT_THEME_DIR=$WP_SHARE/wp-content/themes/twentytwentythree"
     echo "MYWP_WEB_USER=$WEB_USER"
+    if [[ -n "$MARIADB_PORT" ]]; then
+      echo "MYWP_TEST_MYSQL_ENDPOINT=127.0.0.1:$MARIADB_PORT"
+      echo "MYWP_TEST_MYSQL_ADMIN_USER=$MARIADB_ADMIN_USER"
+      echo "MYWP_TEST_MYSQL_ADMIN_PASSWORD_FILE=$MARIADB_ADMIN_PASSWORD_FILE"
+    fi
     # Keep the PostgreSQL line of start-postgres.
     [[ -f "$ENV_FILE" ]] && grep '^MYWP_TEST_POSTGRES_URL=' "$ENV_FILE" || true
   } >"$tmp"
@@ -164,7 +177,7 @@ socket=$MARIADB_SOCK
 pid-file=$MARIADB_PID
 log-error=$LOG/mariadb.err
 user=mysql
-skip-networking
+$(if [[ -n "$MARIADB_PORT" ]]; then echo "port=$MARIADB_PORT"; else echo "skip-networking"; fi)
 bind-address=127.0.0.1
 character-set-server=utf8mb4
 collation-server=utf8mb4_unicode_ci
@@ -189,6 +202,23 @@ EOF
   setsid -f mariadbd --defaults-file="$MARIADB_DIR/my.cnf" </dev/null >>"$LOG/mariadb.out" 2>&1
   wait_for mariadb mariadb_ping
   say "mariadb up ($MARIADB_SOCK)"
+  [[ -n "$MARIADB_PORT" ]] && ensure_mariadb_admin
+  return 0
+}
+
+# The RDS stand-in: an admin that logs in over TCP with a password, as RDS's master user
+# does (all privileges, with GRANT OPTION), on loopback only.
+ensure_mariadb_admin() {
+  if [[ ! -s "$MARIADB_ADMIN_PASSWORD_FILE" ]]; then
+    (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$MARIADB_ADMIN_PASSWORD_FILE")
+  fi
+  local password; password="$(cat "$MARIADB_ADMIN_PASSWORD_FILE")"
+  mariadb --no-defaults --socket="$MARIADB_SOCK" -uroot <<SQL
+CREATE USER IF NOT EXISTS '$MARIADB_ADMIN_USER'@'127.0.0.1' IDENTIFIED BY '$password';
+ALTER USER '$MARIADB_ADMIN_USER'@'127.0.0.1' IDENTIFIED BY '$password';
+GRANT ALL PRIVILEGES ON *.* TO '$MARIADB_ADMIN_USER'@'127.0.0.1' WITH GRANT OPTION;
+SQL
+  say "mariadb also on 127.0.0.1:$MARIADB_PORT (admin $MARIADB_ADMIN_USER)"
 }
 
 fpm_ping() { [[ -S "$FPM_SOCK" ]] && pid_alive "$FPM_PID"; }
@@ -312,6 +342,7 @@ http {
     }
 
     include $NGINX_SITES/*.conf;
+    include $NGINX_FLEET_SITES/*.conf;
 }
 EOF
   mv -f "$NGINX_CONF.new" "$NGINX_CONF"

@@ -10,7 +10,8 @@ export CARGO_TARGET_DIR
 scripts/setup.sh test
 scripts/build-bundle.sh
 
-export MYWP_STATE_DIR="$PWD/var/test" MYWP_SITES_PORT="${MYWP_TEST_SITES_PORT:-8081}" MYWP_PG_PORT="${MYWP_TEST_PG_PORT:-5434}"
+export MYWP_STATE_DIR="$PWD/var/test" MYWP_SITES_PORT="${MYWP_TEST_SITES_PORT:-8081}" MYWP_PG_PORT="${MYWP_TEST_PG_PORT:-5434}" \
+  MYWP_MARIADB_PORT="${MYWP_TEST_MARIADB_PORT:-3308}"
 scripts/dataplane.sh start
 scripts/dataplane.sh start-postgres
 trap 'scripts/moto.sh stop >/dev/null 2>&1 || true; scripts/dataplane.sh stop-postgres >/dev/null 2>&1 || true; scripts/dataplane.sh stop >/dev/null 2>&1 || true' EXIT
@@ -20,12 +21,14 @@ export MYWP_TEST_AWS_ENDPOINT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=te
 
 # shellcheck disable=SC1091
 . "$MYWP_STATE_DIR/dataplane.env"
-export MYWP_TEST_STATE_DIR="$MYWP_STATE_DIR" MYWP_TEST_POSTGRES_URL
+export MYWP_TEST_STATE_DIR="$MYWP_STATE_DIR" MYWP_TEST_POSTGRES_URL MYWP_TEST_MYSQL_ENDPOINT \
+  MYWP_TEST_MYSQL_ADMIN_USER MYWP_TEST_MYSQL_ADMIN_PASSWORD_FILE
 
 cargo fmt --all --check
-# The AWS shape's drivers are behind mywp-jobs' `aws` feature: lint and test them too.
-cargo clippy --locked --workspace --all-targets --features mywp-jobs/aws -- -D warnings
-# The SIGKILL test runs `mywp worker` processes: build the binary and say where it is.
-cargo build --locked -p mywp --features mywp-jobs/aws
+# The AWS shape is behind the `aws` features: lint and test it too.
+features="mywp-jobs/aws,mywp/aws,mywp-tests/aws"
+cargo clippy --locked --workspace --all-targets --features "$features" -- -D warnings
+# The SIGKILL and agent tests run the `mywp` binary: build it and say where it is.
+cargo build --locked -p mywp --features aws
 export MYWP_BIN="$CARGO_TARGET_DIR/debug/mywp"
-cargo test --locked --workspace --features mywp-jobs/aws
+cargo test --locked --workspace --features "$features"

@@ -25,25 +25,11 @@ use mywp_jobs::drivers::{
 };
 
 fn endpoint() -> String {
-    std::env::var("MYWP_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "MYWP_TEST_AWS_ENDPOINT is not set: these tests need the moto server that \
-             `make test` starts (run `make test`; or `scripts/moto.sh install && \
-             scripts/moto.sh start` and export MYWP_TEST_AWS_ENDPOINT=<its URL> \
-             AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1)"
-        )
-    })
+    common::aws_endpoint()
 }
 
 fn config(endpoint: String) -> AwsConfig {
-    AwsConfig {
-        region: "us-east-1".to_string(),
-        endpoint_url: Some(endpoint),
-        media_bucket: String::new(),
-        hosted_zone_id: String::new(),
-        platform_domain: String::new(),
-        alias_target: AliasTarget::cloudfront("d111111abcdef8.cloudfront.net"),
-    }
+    common::aws_config(endpoint)
 }
 
 fn site(id: i64, slug: &str, hostnames: Vec<String>) -> SiteSpec {
@@ -342,7 +328,11 @@ async fn dns_alias_records_are_upserted_and_only_they_are_removed() {
             "shop.example.org".to_string(), // not in our zone: the customer's DNS
         ],
     );
-    let driver = DnsDriver::new(clients.clone(), cfg.clone());
+    let driver = DnsDriver::new(
+        clients.clone(),
+        cfg.clone(),
+        Arc::new(AliasTarget::cloudfront("d111111abcdef8.cloudfront.net")),
+    );
     let first = driver.ensure(&spec).await.unwrap();
     assert_eq!(driver.ensure(&spec).await.unwrap(), first);
     let target = "d111111abcdef8.cloudfront.net".to_string();
@@ -372,7 +362,7 @@ async fn dns_alias_records_are_upserted_and_only_they_are_removed() {
     assert_eq!(alias.hosted_zone_id(), CLOUDFRONT_HOSTED_ZONE_ID);
 
     // A new target (the site got its own distribution) replaces the records, no duplicates.
-    let moved = DnsDriver::with_targets(
+    let moved = DnsDriver::new(
         clients.clone(),
         cfg.clone(),
         Arc::new(AliasTarget::cloudfront("d333333abcdef8.cloudfront.net")),
@@ -404,7 +394,11 @@ async fn dns_in_a_missing_zone_is_a_permanent_error() {
     let mut missing = (*cfg).clone();
     missing.hosted_zone_id = "ZNOSUCHZONE123".to_string();
     let spec = site(5, "blog", vec![format!("blog.{}", cfg.platform_domain)]);
-    let driver = DnsDriver::new(clients, Arc::new(missing));
+    let driver = DnsDriver::new(
+        clients,
+        Arc::new(missing),
+        Arc::new(AliasTarget::cloudfront("d111111abcdef8.cloudfront.net")),
+    );
     let err = driver.ensure(&spec).await.expect_err("no such zone");
     eprintln!("missing zone: {err}");
     assert!(!err.is_transient(), "{err:?}");

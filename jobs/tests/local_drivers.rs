@@ -15,7 +15,7 @@ use mywp_jobs::drivers::{
     local::{local_drivers, login_link, site_db_name, LocalConfig},
     Drivers, Ensured, SiteSpec, StepError,
 };
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 
 fn state_dir() -> PathBuf {
     std::env::var_os("MYWP_STATE_DIR")
@@ -50,18 +50,14 @@ fn site(cfg: &LocalConfig, slug: &str) -> SiteSpec {
 }
 
 async fn root_pool(cfg: &LocalConfig) -> MySqlPool {
-    let opts = MySqlConnectOptions::new()
-        .socket(&cfg.mariadb_socket)
-        .username("root")
-        .database("mysql");
     MySqlPoolOptions::new()
         .max_connections(1)
-        .connect_with(opts)
+        .connect_with(cfg.db.admin_options())
         .await
         .unwrap_or_else(|e| {
             panic!(
-                "cannot connect to MariaDB at {}: {e} (is the data plane started?)",
-                cfg.mariadb_socket.display()
+                "cannot connect to {}: {e} (is the data plane started?)",
+                cfg.db.describe()
             )
         })
 }

@@ -14,7 +14,7 @@ use std::{
 use futures::{future::BoxFuture, FutureExt};
 use mywp_jobs::{
     domain::{Email, Password, Role, SiteSlug, SiteStatus, SiteTitle},
-    drivers::{Drivers, Ensured, SiteSpec, StepDriver, StepError},
+    drivers::{Drivers, Ensured, Removed, SiteSpec, StepDriver, StepError},
     pipeline::{Outcome, Pipeline, Settings, StepKind, StepState},
     store::{NewSite, Store},
 };
@@ -68,14 +68,14 @@ impl StepDriver for Recording {
         .boxed()
     }
 
-    fn remove<'a>(&'a self, _: &'a SiteSpec) -> BoxFuture<'a, Result<(), StepError>> {
+    fn remove<'a>(&'a self, _: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
         async move {
             self.journal
                 .events
                 .lock()
                 .unwrap()
                 .push(format!("remove {}", self.step.as_str()));
-            Ok(())
+            Ok(Removed::Gone)
         }
         .boxed()
     }

@@ -1,4 +1,4 @@
-//! The command line: `mywp serve | worker | migrate | staff add EMAIL`.
+//! The command line: `mywp serve | worker | migrate | staff add EMAIL | infra check`.
 
 use clap::{Parser, Subcommand};
 use mywp_jobs::{
@@ -35,6 +35,19 @@ pub enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// The shared infrastructure of the AWS shape.
+    Infra {
+        #[command(subcommand)]
+        command: InfraCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InfraCommand {
+    /// Read every piece of infrastructure the configuration names back through the AWS
+    /// APIs (and RDS over MySQL), and say what is missing or misconfigured. Exits 1 if
+    /// anything is.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,4 +93,53 @@ pub async fn staff_add(store: &Store, email: &str) -> anyhow::Result<String> {
     Ok(format!(
         "Created staff account {email} with password: {generated}\nIt is shown only this once."
     ))
+}
+
+/// Runs `infra check`: the report to print, and whether everything passed.
+pub async fn infra_check(config: &Config) -> anyhow::Result<(String, bool)> {
+    use crate::config::Shape;
+    if config.shape == Shape::SingleHost {
+        return Ok((
+            "MYWP_SHAPE is single-host: there is no shared infrastructure to check (set \
+             MYWP_SHAPE=aws and the MYWP_AWS_* keys for the AWS shape)."
+                .to_string(),
+            true,
+        ));
+    }
+    infra_check_aws(config).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn infra_check_aws(_config: &Config) -> anyhow::Result<(String, bool)> {
+    anyhow::bail!("this mywp was built without the AWS shape: build it with `--features aws`")
+}
+
+#[cfg(feature = "aws")]
+async fn infra_check_aws(config: &Config) -> anyhow::Result<(String, bool)> {
+    use mywp_jobs::drivers::aws::{
+        check_infrastructure, resolve_rds_secret, AwsClients, CheckOutcome,
+    };
+    let mut aws = crate::shape::aws_config(config)?;
+    let clients = AwsClients::new(&aws).await;
+    resolve_rds_secret(&mut aws, &clients)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let checks = check_infrastructure(&aws, &clients).await;
+    let mut report = String::new();
+    for check in &checks {
+        let line = match &check.outcome {
+            CheckOutcome::Ok(detail) => format!("ok       {}: {detail}\n", check.what),
+            CheckOutcome::Problem(message) => format!("PROBLEM  {}: {message}\n", check.what),
+        };
+        report.push_str(&line);
+    }
+    let problems = checks.iter().filter(|c| !c.is_ok()).count();
+    if problems == 0 {
+        report.push_str("Everything the configuration names is in place.");
+    } else {
+        report.push_str(&format!(
+            "{problems} problem(s): fix them, then run this again."
+        ));
+    }
+    Ok((report, problems == 0))
 }

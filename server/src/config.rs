@@ -3,10 +3,34 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+
+/// Where the sites are provisioned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shape {
+    /// This host: MariaDB, directories, nginx + php-fpm (started by scripts/dataplane.sh).
+    SingleHost,
+    /// Shared AWS infrastructure, named by the MYWP_AWS_* keys (needs the `aws` feature).
+    Aws,
+}
 
 #[derive(Clone, Args)]
 pub struct Config {
+    /// An env-style file (KEY=value lines, the same keys as the environment variables) read
+    /// at start; variables set in the environment win over it.
+    #[arg(long, env = "MYWP_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// The deployment shape.
+    #[arg(
+        long,
+        env = "MYWP_SHAPE",
+        value_enum,
+        default_value_t = Shape::SingleHost,
+        global = true
+    )]
+    pub shape: Shape,
+
     /// Where the panel keeps its state: the SQLite database, the master key, the data plane.
     #[arg(long, env = "MYWP_STATE_DIR", default_value = "var", global = true)]
     pub state_dir: PathBuf,
@@ -60,6 +84,8 @@ pub struct Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
+            .field("config", &self.config)
+            .field("shape", &self.shape)
             .field("state_dir", &self.state_dir)
             .field(
                 "database_url",
@@ -73,6 +99,59 @@ impl std::fmt::Debug for Config {
             .field("lease_seconds", &self.lease_seconds)
             .finish()
     }
+}
+
+/// The config file named by `--config FILE` / `--config=FILE` or `MYWP_CONFIG`, read before
+/// the command line is parsed so that its keys act as environment variables: each
+/// `KEY=value` line is set unless the environment has `KEY` already. Comments (`#`), blank
+/// lines, `export ` prefixes and quotes around values are allowed.
+pub fn load_config_file(args: &[String]) -> anyhow::Result<Option<PathBuf>> {
+    let from_args = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--config=").map(str::to_string).or_else(|| {
+            (a == "--config")
+                .then(|| args.get(i + 1).cloned())
+                .flatten()
+        })
+    });
+    let Some(path) = from_args.or_else(|| std::env::var("MYWP_CONFIG").ok()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(path);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read the config file {}: {e}", path.display()))?;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            anyhow::bail!(
+                "{}:{}: expected KEY=value, found {line:?}",
+                path.display(),
+                n + 1
+            );
+        };
+        let key = key.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            anyhow::bail!(
+                "{}:{}: {key:?} is not a variable name",
+                path.display(),
+                n + 1
+            );
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        if std::env::var_os(key).is_none() {
+            // Called from `main` before the runtime and its threads start.
+            std::env::set_var(key, value);
+        }
+    }
+    Ok(Some(path))
 }
 
 impl Config {
@@ -117,6 +196,8 @@ mod tests {
     #[test]
     fn debug_hides_the_database_password() {
         let config = Config {
+            config: None,
+            shape: Shape::SingleHost,
             state_dir: "var".into(),
             database_url: Some("postgres://mywp:s3cret@db.internal/mywp".into()),
             platform_domain: "localhost".into(),

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 mod routes;
+pub mod shape;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -12,10 +13,6 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use mywp_app::api::ssr::{AppState, LoginLinks};
 use mywp_jobs::{
-    drivers::{
-        local::{local_drivers, login_link, LocalConfig},
-        Drivers,
-    },
     pipeline::{Pipeline, Settings},
     queue::JobQueue,
     store::Store,
@@ -32,12 +29,13 @@ pub struct ControlPlane {
     pub pipeline: Arc<Pipeline>,
     pub login_links: Option<LoginLinks>,
     pub sites_port: u16,
+    pub sites_https: bool,
     /// This process's name in the queue and on the sites it leases.
     pub worker_name: String,
 }
 
 impl ControlPlane {
-    /// Opens the database (migrating it), the job queue and the single-host drivers.
+    /// Opens the database (migrating it), the job queue and the shape's drivers.
     pub async fn open(config: Config) -> anyhow::Result<ControlPlane> {
         let url = config.database_url();
         let store = Store::open(&url)
@@ -46,7 +44,7 @@ impl ControlPlane {
         let queue = JobQueue::open(&url)
             .await
             .context("opening the job queue")?;
-        let (drivers, login_links, sites_port) = local_data_plane(&config)?;
+        let plane = shape::data_plane(&config).await?;
         let settings = Settings {
             platform_domain: config.platform_domain.clone(),
             lease_ttl: Duration::from_secs(config.lease_seconds.max(3)),
@@ -55,7 +53,7 @@ impl ControlPlane {
         let worker_name = config.worker_name();
         let pipeline = Arc::new(Pipeline::new(
             store.clone(),
-            drivers,
+            plane.drivers,
             settings,
             worker_name.clone(),
         ));
@@ -64,8 +62,9 @@ impl ControlPlane {
             store,
             queue,
             pipeline,
-            login_links,
-            sites_port,
+            login_links: plane.login_links,
+            sites_port: plane.sites_port,
+            sites_https: plane.sites_https,
             worker_name,
         })
     }
@@ -86,26 +85,6 @@ impl ControlPlane {
             .await?;
         Ok(())
     }
-}
-
-/// The single-host data plane's drivers, if its services were started (`dataplane.env`).
-fn local_data_plane(config: &Config) -> anyhow::Result<(Drivers, Option<LoginLinks>, u16)> {
-    let mut local = match LocalConfig::from_state_dir(&config.state_dir) {
-        Ok(local) => local,
-        Err(e) => {
-            tracing::warn!(
-                error = %e,
-                "no single-host data plane: every step will show as not available here"
-            );
-            return Ok((Drivers::default(), None, config.sites_port));
-        }
-    };
-    local.platform_domain = config.platform_domain.clone();
-    let port = local.sites_port;
-    let for_links = local.clone();
-    let links: LoginLinks =
-        Arc::new(move |site| Some(login_link(&for_links, site, Duration::from_secs(300))));
-    Ok((local_drivers(local)?, Some(links), port))
 }
 
 /// A URL with its password (if any) replaced, for logs and errors.
@@ -138,6 +117,7 @@ impl Application {
             queue: plane.queue.clone(),
             platform_domain: plane.config.platform_domain.clone(),
             sites_port: plane.sites_port,
+            sites_https: plane.sites_https,
             secure_cookies: serve.secure_cookies,
             login_links: plane.login_links.clone(),
         };

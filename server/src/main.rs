@@ -2,14 +2,24 @@
 
 use clap::Parser;
 use mywp::{
-    cli::{staff_add, Cli, Command, StaffCommand},
+    cli::{infra_check, staff_add, Cli, Command, InfraCommand, StaffCommand},
+    config::load_config_file,
     shutdown_signal, Application, ControlPlane,
 };
 use mywp_jobs::store::Store;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before any thread exists: the config file's keys become environment variables.
+    let args: Vec<String> = std::env::args().collect();
+    load_config_file(&args)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
@@ -43,6 +53,16 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let store = Store::open(&cli.config.database_url()).await?;
             println!("{}", staff_add(&store, &email).await?);
+            Ok(())
+        }
+        Command::Infra {
+            command: InfraCommand::Check,
+        } => {
+            let (report, ok) = infra_check(&cli.config).await?;
+            println!("{report}");
+            if !ok {
+                std::process::exit(1);
+            }
             Ok(())
         }
     }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use mywp_jobs::drivers::local::{site_db_name, LocalConfig};
-use sqlx::{mysql::MySqlConnectOptions, ConnectOptions, Row};
+use sqlx::{ConnectOptions, Row};
 
 /// The test data plane's state directory, as the test command started it.
 pub fn state_dir() -> PathBuf {
@@ -44,14 +44,18 @@ impl Leftovers {
 }
 
 pub async fn leftovers(slug: &str) -> Leftovers {
-    let cfg = config();
+    leftovers_in(&config(), slug).await
+}
+
+/// What is left of a site where `cfg` provisions it (its database server, directories).
+pub async fn leftovers_in(cfg: &LocalConfig, slug: &str) -> Leftovers {
     let name = site_db_name(slug);
-    let mut conn = MySqlConnectOptions::new()
-        .socket(&cfg.mariadb_socket)
-        .username("root")
+    let mut conn = cfg
+        .db
+        .admin_options()
         .connect()
         .await
-        .expect("connect to MariaDB as root");
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", cfg.db.describe()));
     let databases: i64 =
         sqlx::query("SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = ?")
             .bind(&name)

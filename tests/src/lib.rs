@@ -4,6 +4,8 @@
 //! plane (MariaDB, php-fpm, nginx) and PostgreSQL that the test command started, found
 //! through `MYWP_TEST_STATE_DIR` and `MYWP_TEST_POSTGRES_URL`.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod browser;
 pub mod customer;
 pub mod dataplane;
@@ -63,6 +65,8 @@ where
 /// The configuration of a test panel: a fresh SQLite database in `dir`, the shared data plane.
 pub fn test_config(dir: &std::path::Path) -> Config {
     Config {
+        config: None,
+        shape: mywp::config::Shape::SingleHost,
         state_dir: dataplane::state_dir(),
         database_url: Some(format!("sqlite://{}", dir.join("mywp.db").display())),
         platform_domain: "localhost".into(),

@@ -25,6 +25,8 @@ pub struct AppState {
     pub platform_domain: String,
     /// The port sites are served on (omitted from URLs when 80).
     pub sites_port: u16,
+    /// Sites are reached over https (through CloudFront, in the AWS shape).
+    pub sites_https: bool,
     /// Whether the panel is reached over https (cookies then get `Secure`).
     pub secure_cookies: bool,
     pub login_links: Option<LoginLinks>,
@@ -32,6 +34,9 @@ pub struct AppState {
 
 impl AppState {
     pub fn site_url(&self, slug: &str) -> String {
+        if self.sites_https {
+            return format!("https://{slug}.{}/", self.platform_domain);
+        }
         match self.sites_port {
             80 => format!("http://{slug}.{}/", self.platform_domain),
             port => format!("http://{slug}.{}:{port}/", self.platform_domain),

@@ -52,6 +52,19 @@ pub enum Ensured {
     },
 }
 
+/// How a `remove` ended when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    /// Nothing of the step's resource is left (or nothing ever existed).
+    Gone,
+    /// Removal is under way but cannot finish yet (a CloudFront distribution must be
+    /// disabled and deployed before AWS lets it be deleted): ask again later.
+    Waiting {
+        retry_after: std::time::Duration,
+        reason: String,
+    },
+}
+
 /// A driver's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
@@ -80,7 +93,7 @@ pub trait StepDriver: Send + Sync {
     /// Create or adopt the step's resource for `site`.
     fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>>;
     /// Delete the step's resource for `site`; succeed when it is already gone.
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<(), StepError>>;
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>>;
 }
 
 /// The drivers of one deployment shape, one per step; `None` means "not available here".

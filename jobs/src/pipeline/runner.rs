@@ -8,7 +8,7 @@ use futures::{future::BoxFuture, stream::FuturesUnordered, FutureExt, StreamExt}
 use super::{StepKind, StepState};
 use crate::{
     domain::SiteStatus,
-    drivers::{Drivers, Ensured, SiteSpec, StepDriver, StepError},
+    drivers::{Drivers, Ensured, Removed, SiteSpec, StepDriver, StepError},
     store::{now_ms, SiteRow, StepRow, Store, StoreError},
 };
 
@@ -320,13 +320,19 @@ impl Pipeline {
         // Removals that failed in this run; a step that failed while being built is removed.
         let mut failed_now = std::collections::BTreeSet::new();
         loop {
+            let now = now_ms();
             for kind in StepKind::ALL.into_iter().rev() {
                 let row = &steps[&kind];
                 let dependents_gone = StepKind::ALL
                     .iter()
                     .filter(|d| d.needs().contains(&kind))
                     .all(|d| steps[d].state == StepState::Removed);
+                // A removal that is waiting on AWS (a distribution being disabled) is due again
+                // at its next attempt; one a killed worker left has no next attempt: due now.
+                let waiting = row.state == StepState::Removing
+                    && row.next_attempt_at.is_some_and(|t| t > now);
                 if row.state == StepState::Removed
+                    || waiting
                     || failed_now.contains(&kind)
                     || in_flight.contains(&kind)
                     || !dependents_gone
@@ -338,6 +344,7 @@ impl Pipeline {
                     None => row.state = StepState::Removed,
                     Some(driver) => {
                         row.state = StepState::Removing;
+                        row.next_attempt_at = None;
                         in_flight.insert(kind);
                         running.push(self.remove(site.id, row.clone(), Arc::clone(driver), &spec));
                     }
@@ -359,6 +366,20 @@ impl Pipeline {
         if steps.values().all(|r| r.state == StepState::Removed) {
             self.store.delete_site_row(site.id).await?;
             return Ok(Outcome::Settled);
+        }
+        let now = now_ms();
+        let next_removal = steps
+            .values()
+            .filter(|r| r.state == StepState::Removing && !failed_now.contains(&r.step))
+            .filter_map(|r| r.next_attempt_at)
+            .min();
+        if let Some(next) = next_removal.filter(|_| failed_now.is_empty()) {
+            self.store
+                .set_site_status(site.id, SiteStatus::Deleting, None)
+                .await?;
+            return Ok(Outcome::Again(Duration::from_millis(
+                (next - now).max(50) as u64
+            )));
         }
         let failed = steps.values().find(|r| r.state == StepState::Failed);
         let message = failed.map(|r| {
@@ -388,14 +409,22 @@ impl Pipeline {
                 async move { driver.remove(&spec).await }.boxed()
             })
             .await?;
-        row.state = if result.is_ok() {
-            StepState::Removed
-        } else {
-            StepState::Failed
-        };
-        if result.is_ok() {
-            row.last_error = None;
-            row.finished_at = Some(now_ms());
+        match result {
+            Ok(Removed::Gone) => {
+                row.state = StepState::Removed;
+                row.last_error = None;
+                row.next_attempt_at = None;
+                row.finished_at = Some(now_ms());
+            }
+            Ok(Removed::Waiting {
+                retry_after,
+                reason,
+            }) => {
+                row.state = StepState::Removing;
+                row.last_error = Some(reason);
+                row.next_attempt_at = Some(now_ms() + retry_after.as_millis() as i64);
+            }
+            Err(_) => row.state = StepState::Failed,
         }
         Ok(row)
     }

@@ -5,6 +5,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+#[allow(dead_code)]
 /// A name no other test (in this run, an earlier one, or against the same shared service)
 /// uses: `prefix` + pid + counter + time; lower-case, DNS- and bucket-safe.
 pub fn unique(prefix: &str) -> String {
@@ -16,4 +17,53 @@ pub fn unique(prefix: &str) -> String {
         .as_millis()
         % 1_000_000_000;
     format!("{prefix}{}-{n}-{t}", std::process::id())
+}
+
+/// The moto server `make test` starts (scripts/moto.sh); these tests fail without it.
+#[cfg(feature = "aws")]
+#[allow(dead_code)]
+pub fn aws_endpoint() -> String {
+    std::env::var("MYWP_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "MYWP_TEST_AWS_ENDPOINT is not set: these tests need the moto server that \
+             `make test` starts (run `make test`; or `scripts/moto.sh install && \
+             scripts/moto.sh start` and export MYWP_TEST_AWS_ENDPOINT=<its URL> \
+             AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1)"
+        )
+    })
+}
+
+/// An AWS-shape config against `endpoint` whose shared resources are placeholders: each
+/// test makes the ones it uses and sets their names.
+#[cfg(feature = "aws")]
+#[allow(dead_code)]
+pub fn aws_config(endpoint: String) -> mywp_jobs::drivers::aws::AwsConfig {
+    let vars = [
+        ("MYWP_AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("MYWP_AWS_REGION", "us-east-1"),
+        ("MYWP_PLATFORM_DOMAIN", "placeholder.test"),
+        ("MYWP_AWS_HOSTED_ZONE_ID", "ZPLACEHOLDER"),
+        ("MYWP_AWS_MEDIA_BUCKET", "placeholder"),
+        ("MYWP_AWS_ALB_DNS_NAME", "placeholder.elb.amazonaws.com"),
+        (
+            "MYWP_AWS_PLATFORM_CERT_ARN",
+            "arn:aws:acm:us-east-1:123456789012:certificate/placeholder",
+        ),
+        ("MYWP_AWS_EFS_ID", "fs-placeholder"),
+        ("MYWP_AWS_RDS_ENDPOINT", "127.0.0.1:3306"),
+        ("MYWP_AWS_RDS_ADMIN_PASSWORD", "placeholder"),
+        ("MYWP_AWS_BACKUP_VAULT", "placeholder"),
+        (
+            "MYWP_AWS_BACKUP_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/placeholder",
+        ),
+        ("MYWP_AWS_WEB_ASG", "placeholder"),
+        ("MYWP_AWS_BACKUP_SELECTIONS", "off"),
+    ];
+    mywp_jobs::drivers::aws::AwsConfig::from_vars(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("the test AWS config is valid")
 }

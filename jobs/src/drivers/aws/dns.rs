@@ -16,10 +16,30 @@ use aws_sdk_route53::types::{
 };
 use futures::{future::BoxFuture, FutureExt};
 
-use super::{step_error, AliasTarget, AwsClients, AwsConfig};
-use crate::drivers::{local::check_slug, Ensured, SiteSpec, StepDriver, StepError};
+use super::{config::CLOUDFRONT_HOSTED_ZONE_ID, step_error, AwsClients, AwsConfig};
+use crate::drivers::{local::check_slug, Ensured, Removed, SiteSpec, StepDriver, StepError};
 
-/// Where a site's alias records point.
+/// What an alias record points at: a DNS name and the hosted zone it belongs to
+/// (CloudFront's [`CLOUDFRONT_HOSTED_ZONE_ID`], or an ALB's zone of its region).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasTarget {
+    /// e.g. `d111111abcdef8.cloudfront.net`.
+    pub dns_name: String,
+    /// The target's hosted zone id (not the platform zone).
+    pub hosted_zone_id: String,
+}
+
+impl AliasTarget {
+    /// An alias to a CloudFront distribution's domain name.
+    pub fn cloudfront(dns_name: impl Into<String>) -> Self {
+        Self {
+            dns_name: dns_name.into(),
+            hosted_zone_id: CLOUDFRONT_HOSTED_ZONE_ID.to_string(),
+        }
+    }
+}
+
+/// Where a site's alias records point (the cdn step's distribution, in the AWS shape).
 pub trait AliasTargets: Send + Sync {
     fn target<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<AliasTarget, StepError>>;
 }
@@ -42,18 +62,8 @@ pub struct DnsDriver {
 }
 
 impl DnsDriver {
-    /// Every site's records point at the configured [`AwsConfig::alias_target`].
-    pub fn new(clients: AwsClients, cfg: Arc<AwsConfig>) -> Self {
-        let targets = Arc::new(cfg.alias_target.clone());
-        Self::with_targets(clients, cfg, targets)
-    }
-
-    /// Each site's records point where `targets` says (e.g. its own distribution).
-    pub fn with_targets(
-        clients: AwsClients,
-        cfg: Arc<AwsConfig>,
-        targets: Arc<dyn AliasTargets>,
-    ) -> Self {
+    /// Each site's records point where `targets` says (its distribution, in the AWS shape).
+    pub fn new(clients: AwsClients, cfg: Arc<AwsConfig>, targets: Arc<dyn AliasTargets>) -> Self {
         Self {
             clients,
             cfg,
@@ -228,7 +238,9 @@ impl StepDriver for DnsDriver {
         self.ensure_site(site).boxed()
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<(), StepError>> {
-        self.remove_site(site).boxed()
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
+        self.remove_site(site)
+            .map(|r| r.map(|()| Removed::Gone))
+            .boxed()
     }
 }

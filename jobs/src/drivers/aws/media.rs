@@ -1,9 +1,7 @@
 //! The media step: the site's prefix `sites/<slug>/` in the shared S3 bucket, marked by a
 //! small object `sites/<slug>/.mywp` that carries the site's id. Removal deletes every
-//! object under the prefix, a page (≤ 1000 keys) at a time.
-//!
-//! The bucket is expected unversioned (or to expire noncurrent versions by lifecycle):
-//! removal deletes the current objects, not older versions.
+//! object version and delete marker under the prefix, a page (≤ 1000) at a time, so a
+//! versioned bucket keeps nothing of a deleted site either.
 
 use std::sync::Arc;
 
@@ -14,7 +12,7 @@ use aws_sdk_s3::{
 use futures::{future::BoxFuture, FutureExt};
 
 use super::{classify, step_error, AwsClients, AwsConfig};
-use crate::drivers::{local::check_slug, Ensured, SiteSpec, StepDriver, StepError};
+use crate::drivers::{local::check_slug, Ensured, Removed, SiteSpec, StepDriver, StepError};
 
 /// The marker object's name inside the prefix.
 pub const MARKER_NAME: &str = ".mywp";
@@ -90,58 +88,65 @@ impl MediaDriver {
         Ok(Ensured::Done { resource })
     }
 
+    /// Deletes every version and delete marker under the prefix, so that nothing of the
+    /// site is left even in a versioned bucket (the AWS shape's bucket keeps versions).
     async fn remove_site(&self, site: &SiteSpec) -> Result<(), StepError> {
         check_slug(&site.slug)?;
         let bucket = &self.cfg.media_bucket;
         let prefix = media_prefix(&site.slug);
         let s3 = &self.clients.s3;
-        let mut token: Option<String> = None;
         loop {
+            // Always the first page: what this pass deletes is gone from the next listing.
             let page = s3
-                .list_objects_v2()
+                .list_object_versions()
                 .bucket(bucket)
                 .prefix(&prefix)
-                .set_continuation_token(token.take())
                 .send()
                 .await
                 .map_err(|e| step_error(&format!("list s3://{bucket}/{prefix}"), e))?;
-            let ids = page
-                .contents()
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page
+                .delete_markers()
                 .iter()
-                .filter_map(|o| o.key())
-                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .map(|m| (m.key(), m.version_id()));
+            let ids = versions
+                .chain(markers)
+                .filter_map(|(key, version)| Some((key?, version)))
+                .map(|(key, version)| {
+                    ObjectIdentifier::builder()
+                        .key(key)
+                        .set_version_id(version.filter(|v| *v != "null").map(str::to_string))
+                        .build()
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(StepError::permanent)?;
-            // A page holds at most 1000 keys, DeleteObjects' limit too.
-            if !ids.is_empty() {
-                let delete = Delete::builder()
-                    .set_objects(Some(ids))
-                    .quiet(true)
-                    .build()
-                    .map_err(StepError::permanent)?;
-                let what = format!("delete the media under s3://{bucket}/{prefix}");
-                let out = s3
-                    .delete_objects()
-                    .bucket(bucket)
-                    .delete(delete)
-                    .send()
-                    .await
-                    .map_err(|e| step_error(&what, e))?;
-                if let Some(err) = out.errors().first() {
-                    let code = err.code().unwrap_or("");
-                    let status = if code == "AccessDenied" { 403 } else { 500 };
-                    let message = format!(
-                        "{} ({} of {} keys failed)",
-                        err.message().unwrap_or(""),
-                        out.errors().len(),
-                        page.key_count().unwrap_or(0)
-                    );
-                    return Err(classify(&what, status, code, &message));
-                }
+            if ids.is_empty() {
+                return Ok(());
             }
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
-                _ => return Ok(()),
+            let count = ids.len();
+            // A page holds at most 1000 entries, DeleteObjects' limit too.
+            let delete = Delete::builder()
+                .set_objects(Some(ids))
+                .quiet(true)
+                .build()
+                .map_err(StepError::permanent)?;
+            let what = format!("delete the media under s3://{bucket}/{prefix}");
+            let out = s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| step_error(&what, e))?;
+            if let Some(err) = out.errors().first() {
+                let code = err.code().unwrap_or("");
+                let status = if code == "AccessDenied" { 403 } else { 500 };
+                let message = format!(
+                    "{} ({} of {count} keys failed)",
+                    err.message().unwrap_or(""),
+                    out.errors().len(),
+                );
+                return Err(classify(&what, status, code, &message));
             }
         }
     }
@@ -152,7 +157,9 @@ impl StepDriver for MediaDriver {
         self.ensure_site(site).boxed()
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<(), StepError>> {
-        self.remove_site(site).boxed()
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
+        self.remove_site(site)
+            .map(|r| r.map(|()| Removed::Gone))
+            .boxed()
     }
 }

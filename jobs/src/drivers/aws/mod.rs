@@ -1,149 +1,73 @@
 //! The AWS shape's drivers (cargo feature `aws`): the same steps as the single-host shape,
-//! on shared AWS infrastructure through the real aws-sdk-rust clients.
+//! on shared, multi-AZ AWS infrastructure through the real aws-sdk-rust clients.
 //!
-//! Built so far: media (the site's prefix in the shared S3 bucket) and dns (Route 53 alias
-//! records in the platform zone). They are not wired into the pipeline yet: that needs the
-//! shape selection of issue 3. In tests they run against moto server
-//! (`MYWP_TEST_AWS_ENDPOINT`, started by `scripts/test.sh`).
+//! | step | driver | AWS |
+//! |---|---|---|
+//! | database | [`crate::drivers::local::MariaDbDriver`] over TCP | RDS MySQL |
+//! | files | [`EfsFilesDriver`] | an EFS access point + the site's directory on the mount |
+//! | media | [`MediaDriver`] | the site's prefix in the shared S3 bucket |
+//! | wordpress | [`crate::drivers::local::WordPressDriver`], server block on EFS | the web fleet, via `mywp agent` |
+//! | cdn | [`CdnDriver`] | a CloudFront distribution per site |
+//! | dns | [`DnsDriver`] | Route 53 alias records → the distribution |
+//! | certificate | [`CertificateDriver`] | an ACM certificate per custom domain |
+//! | backup | [`BackupDriver`] | an AWS Backup plan per site, selected by tag |
+//!
+//! In tests they run against moto server (`MYWP_TEST_AWS_ENDPOINT`, started by
+//! `scripts/test.sh`) and the test MariaDB.
 
+mod backup;
+mod cdn;
+mod certificate;
+mod check;
+mod config;
 mod dns;
+mod errors;
+mod files;
+mod fleet;
 mod media;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use aws_config::{timeout::TimeoutConfig, BehaviorVersion, Region};
-use aws_sdk_s3::{
-    config::http::HttpResponse,
-    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
-};
 
-pub use dns::{AliasTargets, DnsDriver};
+pub use backup::{backup_plan_name, BackupDriver, SITE_TAG};
+pub use cdn::{CdnDriver, Distribution};
+pub use certificate::{CertificateDriver, ValidationRecord};
+pub use check::{check_infrastructure, Check, CheckOutcome};
+pub use config::{
+    normalize_zone_id, AwsConfig, AwsConfigError, RdsConfig, CLOUDFRONT_HOSTED_ZONE_ID,
+};
+pub use dns::{AliasTarget, AliasTargets, DnsDriver};
+pub(crate) use errors::{classify, step_error};
+pub use files::{access_point_uid, EfsFilesDriver};
+pub use fleet::{web_fleet, FleetInstance};
 pub use media::{media_prefix, MediaDriver, MARKER_NAME, SITE_ID_METADATA};
 
-use super::StepError;
-
-/// CloudFront's hosted zone id: the same for every distribution, in every partition's
-/// commercial regions. Route 53 alias records to a distribution name it.
-pub const CLOUDFRONT_HOSTED_ZONE_ID: &str = "Z2FDTNDATAQYW2";
-
-/// What an alias record points at: a DNS name and the hosted zone it belongs to
-/// (CloudFront's [`CLOUDFRONT_HOSTED_ZONE_ID`], or an ALB's zone of its region).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AliasTarget {
-    /// e.g. `d111111abcdef8.cloudfront.net`.
-    pub dns_name: String,
-    /// The target's hosted zone id (not the platform zone).
-    pub hosted_zone_id: String,
-}
-
-impl AliasTarget {
-    /// An alias to a CloudFront distribution's domain name.
-    pub fn cloudfront(dns_name: impl Into<String>) -> Self {
-        Self {
-            dns_name: dns_name.into(),
-            hosted_zone_id: CLOUDFRONT_HOSTED_ZONE_ID.to_string(),
-        }
-    }
-}
-
-/// The shared AWS infrastructure the drivers built so far work on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AwsConfig {
-    /// The region of the shared infrastructure (Route 53 is global but signs in a region).
-    pub region: String,
-    /// An endpoint for every service instead of AWS's (the emulator in tests); S3 is then
-    /// addressed path-style.
-    pub endpoint_url: Option<String>,
-    /// The shared media bucket: each site has the prefix `sites/<slug>/`.
-    pub media_bucket: String,
-    /// The platform's Route 53 hosted zone (`Z…`; a `/hostedzone/` prefix is dropped).
-    pub hosted_zone_id: String,
-    /// Sites are `<slug>.<platform_domain>`; the hosted zone is this domain's.
-    pub platform_domain: String,
-    /// Where the sites' alias records point until the cdn step gives each site its own
-    /// distribution: a shared (multi-tenant) distribution or the ALB. [`DnsDriver`] can
-    /// instead be given a per-site lookup ([`DnsDriver::with_targets`]).
-    pub alias_target: AliasTarget,
-}
-
-/// Why the AWS configuration is not usable.
-#[derive(Debug, thiserror::Error)]
-pub enum AwsConfigError {
-    #[error("{0} is not set (needed by the AWS shape)")]
-    Missing(&'static str),
-    #[error("{name}={value:?} is not valid: {why}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        why: &'static str,
-    },
-}
-
-impl AwsConfig {
-    /// Reads the configuration from the process environment; see [`Self::from_vars`].
-    pub fn from_env() -> Result<Self, AwsConfigError> {
-        Self::from_vars(|key| std::env::var(key).ok())
-    }
-
-    /// Builds the configuration from `lookup`: `MYWP_AWS_REGION` (else `AWS_REGION`, else
-    /// `us-east-1`), `MYWP_AWS_ENDPOINT_URL` (optional), `MYWP_AWS_MEDIA_BUCKET`,
-    /// `MYWP_AWS_HOSTED_ZONE_ID`, `MYWP_PLATFORM_DOMAIN`, `MYWP_AWS_ALIAS_TARGET` (a DNS
-    /// name) and `MYWP_AWS_ALIAS_TARGET_ZONE` (default CloudFront's zone).
-    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AwsConfigError> {
-        let get = |key: &'static str| lookup(key).filter(|v| !v.trim().is_empty());
-        let need = |key: &'static str| get(key).ok_or(AwsConfigError::Missing(key));
-        let region = get("MYWP_AWS_REGION")
-            .or_else(|| get("AWS_REGION"))
-            .unwrap_or_else(|| "us-east-1".to_string());
-        let endpoint_url = get("MYWP_AWS_ENDPOINT_URL");
-        if let Some(url) = &endpoint_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(AwsConfigError::Invalid {
-                    name: "MYWP_AWS_ENDPOINT_URL",
-                    value: url.clone(),
-                    why: "it must start with http:// or https://",
-                });
-            }
-        }
-        let platform_domain = need("MYWP_PLATFORM_DOMAIN")?
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        let alias_dns = need("MYWP_AWS_ALIAS_TARGET")?;
-        let alias_zone = get("MYWP_AWS_ALIAS_TARGET_ZONE")
-            .unwrap_or_else(|| CLOUDFRONT_HOSTED_ZONE_ID.to_string());
-        Ok(Self {
-            region,
-            endpoint_url,
-            media_bucket: need("MYWP_AWS_MEDIA_BUCKET")?,
-            hosted_zone_id: normalize_zone_id(&need("MYWP_AWS_HOSTED_ZONE_ID")?),
-            platform_domain,
-            alias_target: AliasTarget {
-                dns_name: alias_dns,
-                hosted_zone_id: normalize_zone_id(&alias_zone),
-            },
-        })
-    }
-}
-
-/// `/hostedzone/Z123` → `Z123` (the API returns the former and takes the latter).
-pub fn normalize_zone_id(id: &str) -> String {
-    id.trim()
-        .trim_start_matches("/hostedzone/")
-        .trim_start_matches("hostedzone/")
-        .to_string()
-}
+use super::{
+    local::{DbServer, FilesDriver, LocalConfig, LocalConfigError, MariaDbDriver, WordPressDriver},
+    Drivers,
+};
 
 /// The SDK clients the drivers use, built once from [`AwsConfig`] and shared (cheap clones).
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     pub route53: aws_sdk_route53::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    pub acm: aws_sdk_acm::Client,
+    pub efs: aws_sdk_efs::Client,
+    pub backup: aws_sdk_backup::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl AwsClients {
     /// Credentials come from aws-config's default chain (environment, profile, web
     /// identity, instance role). The SDK retries throttling and 5xx itself (standard mode,
-    /// 3 attempts); what still fails comes back to the pipeline as [`StepError::Transient`].
+    /// 3 attempts); what still fails comes back to the pipeline as a transient step error.
+    /// ACM certificates for CloudFront live in us-east-1, whatever the region.
     pub async fn new(cfg: &AwsConfig) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(cfg.region.clone()))
@@ -158,142 +82,141 @@ impl AwsClients {
             loader = loader.endpoint_url(url);
         }
         let shared = loader.load().await;
-        let s3 = aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(cfg.endpoint_url.is_some())
+        Self::from_sdk_config(&shared, cfg.endpoint_url.is_some())
+    }
+
+    /// Every client from one SDK configuration (tests give it a recorded-response HTTP
+    /// client); `path_style` addresses S3 buckets in the path, as emulators need.
+    pub fn from_sdk_config(shared: &aws_config::SdkConfig, path_style: bool) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(shared)
+            .force_path_style(path_style)
+            .build();
+        let acm = aws_sdk_acm::config::Builder::from(shared)
+            .region(Region::new("us-east-1"))
             .build();
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3),
-            route53: aws_sdk_route53::Client::new(&shared),
+            route53: aws_sdk_route53::Client::new(shared),
+            cloudfront: aws_sdk_cloudfront::Client::new(shared),
+            acm: aws_sdk_acm::Client::from_conf(acm),
+            efs: aws_sdk_efs::Client::new(shared),
+            backup: aws_sdk_backup::Client::new(shared),
+            ec2: aws_sdk_ec2::Client::new(shared),
+            autoscaling: aws_sdk_autoscaling::Client::new(shared),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(shared),
+            secrets: aws_sdk_secretsmanager::Client::new(shared),
         }
     }
 }
 
-/// Error codes that mean "try again later" whatever the HTTP status says.
-const TRANSIENT_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "SlowDown",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "PriorRequestNotComplete",
-    "ServiceUnavailable",
-    "InternalError",
-    "InternalFailure",
-];
-
-/// Error codes about the panel's own credentials or permissions.
-const ACCESS_CODES: &[&str] = &[
-    "AccessDenied",
-    "AccessDeniedException",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidClientTokenId",
-    "UnrecognizedClientException",
-    "AllAccessDisabled",
-];
-
-/// Error codes about shared infrastructure the configuration names but AWS does not have.
-const MISSING_CODES: &[&str] = &["NoSuchBucket", "NoSuchHostedZone"];
-
-/// Maps an SDK error of `what` (e.g. "list the media of sites/blog/") to a step error:
-/// timeouts, dropped connections, throttling and 5xx are transient; the rest is permanent,
-/// with a message staff can act on.
-pub(crate) fn step_error<E>(what: &str, err: SdkError<E, HttpResponse>) -> StepError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StepError::Transient(format!(
-                "cannot {what}: AWS did not answer ({})",
-                DisplayErrorContext(&err)
-            ))
-        }
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status();
-            let code = ctx.err().code().unwrap_or("");
-            let message = ctx.err().message().unwrap_or("");
-            classify(what, status.as_u16(), code, message)
-        }
-        _ => StepError::Permanent(format!(
-            "cannot {what}: the request could not be made ({})",
-            DisplayErrorContext(&err)
-        )),
-    }
-}
-
-/// Classifies a service error by HTTP status and AWS error code (also used for the
-/// per-key errors of S3's DeleteObjects, which carry no status).
-pub(crate) fn classify(what: &str, status: u16, code: &str, message: &str) -> StepError {
-    let detail = match (code.is_empty(), message.is_empty()) {
-        (true, true) => format!("HTTP {status}"),
-        (false, true) => code.to_string(),
-        (true, false) => message.to_string(),
-        (false, false) => format!("{code}: {message}"),
+/// Reads the RDS administrator's user and password from Secrets Manager when the
+/// configuration names a secret (`MYWP_AWS_RDS_ADMIN_SECRET_ARN`).
+pub async fn resolve_rds_secret(cfg: &mut AwsConfig, clients: &AwsClients) -> Result<(), String> {
+    let Some(arn) = cfg.rds.admin_secret_arn.clone() else {
+        return Ok(());
     };
-    if TRANSIENT_CODES.contains(&code) || status == 429 || status >= 500 {
-        StepError::Transient(format!("cannot {what} yet, AWS asked to retry ({detail})"))
-    } else if ACCESS_CODES.contains(&code) || status == 403 {
-        StepError::Permanent(format!(
-            "cannot {what}: the panel's AWS credentials are not allowed to; check its IAM \
-             policy ({detail})"
-        ))
-    } else if MISSING_CODES.contains(&code) {
-        StepError::Permanent(format!(
-            "cannot {what}: it does not exist in AWS; check the panel's AWS configuration \
-             ({detail})"
-        ))
-    } else {
-        StepError::Permanent(format!("cannot {what}: {detail}"))
+    let out = clients
+        .secrets
+        .get_secret_value()
+        .secret_id(&arn)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot read the RDS secret {arn}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        })?;
+    #[derive(serde::Deserialize)]
+    struct Master {
+        username: Option<String>,
+        password: String,
+    }
+    let master: Master = out
+        .secret_string()
+        .ok_or_else(|| format!("the RDS secret {arn} has no string value"))
+        .and_then(|s| {
+            serde_json::from_str(s).map_err(|_| {
+                format!("the RDS secret {arn} is not JSON with a \"password\" (as RDS writes it)")
+            })
+        })?;
+    if let Some(user) = master.username {
+        cfg.rds.admin_user = user;
+    }
+    cfg.rds.admin_password = crate::secrets::Secret::new(master.password);
+    Ok(())
+}
+
+/// The site database server of the AWS shape: RDS MySQL, administered over TCP.
+pub fn rds_server(cfg: &AwsConfig) -> DbServer {
+    DbServer::Tcp {
+        host: cfg.rds.host.clone(),
+        port: cfg.rds.port,
+        admin_user: cfg.rds.admin_user.clone(),
+        admin_password: cfg.rds.admin_password.clone(),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The web nodes' data plane as the AWS shape's drivers see it: sites and server blocks on
+/// the EFS mount, databases on RDS, the sites reached over https through CloudFront, the
+/// wordpress step's checks sent to the load balancer. The web nodes' own paths (shared
+/// core, php-fpm socket…) come from `lookup`, under the same `MYWP_*` keys as on a single
+/// host; `MYWP_NGINX_FASTCGI_PARAMS` defaults to Debian's `/etc/nginx/fastcgi_params`.
+pub fn web_data_plane(
+    state_dir: &std::path::Path,
+    aws: &AwsConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<LocalConfig, LocalConfigError> {
+    let sites_dir = aws.sites_dir().display().to_string();
+    let blocks_dir = aws.server_blocks_dir().display().to_string();
+    let probe = format!("{}:80", aws.alb_dns_name);
+    let given = |key: &str| lookup(key).filter(|v| !v.is_empty());
+    let web = |key: &str| -> Option<String> {
+        let or = |default: &str| given(key).or_else(|| Some(default.to_string()));
+        match key {
+            "MYWP_SITES_DIR" => Some(sites_dir.clone()),
+            "MYWP_NGINX_SITES_DIR" => Some(blocks_dir.clone()),
+            "MYWP_PLATFORM_DOMAIN" => Some(aws.platform_domain.clone()),
+            "MYWP_SITES_PORT" => or("80"),
+            "MYWP_SITES_LISTEN" => or("80"),
+            "MYWP_SITES_HTTPS" => or("1"),
+            "MYWP_SITES_PROBE" => or(&probe),
+            // RDS users connect from the web nodes, whose addresses change.
+            "MYWP_DB_USER_HOST" => or("%"),
+            _ => given(key),
+        }
+    };
+    let fastcgi_params = given("MYWP_NGINX_FASTCGI_PARAMS")
+        .unwrap_or_else(|| "/etc/nginx/fastcgi_params".to_string());
+    LocalConfig::for_web_fleet(state_dir, web, rds_server(aws), fastcgi_params.into())
+}
 
-    #[test]
-    fn config_from_vars() {
-        let vars = [
-            ("MYWP_AWS_MEDIA_BUCKET", "media"),
-            ("MYWP_AWS_HOSTED_ZONE_ID", "/hostedzone/Z123"),
-            ("MYWP_PLATFORM_DOMAIN", "Example.COM."),
-            ("MYWP_AWS_ALIAS_TARGET", "d1.cloudfront.net"),
-            ("AWS_REGION", "eu-west-1"),
-        ];
-        let cfg = AwsConfig::from_vars(|k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap();
-        assert_eq!(cfg.region, "eu-west-1");
-        assert_eq!(cfg.endpoint_url, None);
-        assert_eq!(cfg.hosted_zone_id, "Z123");
-        assert_eq!(cfg.platform_domain, "example.com");
-        assert_eq!(
-            cfg.alias_target,
-            AliasTarget::cloudfront("d1.cloudfront.net")
-        );
-
-        let err = AwsConfig::from_vars(|_| None).unwrap_err();
-        assert!(err.to_string().contains("is not set"), "{err}");
-    }
-
-    #[test]
-    fn errors_are_classified() {
-        assert!(classify("x", 503, "SlowDown", "").is_transient());
-        assert!(classify("x", 400, "Throttling", "Rate exceeded").is_transient());
-        assert!(classify("x", 500, "", "").is_transient());
-        let denied = classify("delete the media", 403, "AccessDenied", "Access Denied");
-        assert!(!denied.is_transient());
-        assert!(denied.to_string().contains("IAM policy"), "{denied}");
-        let missing = classify("list the media", 404, "NoSuchBucket", "no such bucket");
-        assert!(!missing.is_transient());
-        assert!(missing.to_string().contains("does not exist"), "{missing}");
+/// Every step's driver in the AWS shape. `web` describes the web nodes' data plane (paths
+/// of the shared core, php-fpm's socket…), built with [`LocalConfig::for_web_fleet`] on
+/// [`rds_server`], with its sites and server-block directories on the EFS mount.
+pub fn aws_drivers(cfg: Arc<AwsConfig>, clients: AwsClients, web: LocalConfig) -> Drivers {
+    let web = Arc::new(web);
+    let cdn = Arc::new(CdnDriver::new(clients.clone(), Arc::clone(&cfg)));
+    let dns = DnsDriver::new(clients.clone(), Arc::clone(&cfg), cdn.clone());
+    Drivers {
+        database: Some(Arc::new(MariaDbDriver::new(Arc::clone(&web)))),
+        files: Some(Arc::new(EfsFilesDriver::new(
+            clients.clone(),
+            Arc::clone(&cfg),
+            FilesDriver::new(Arc::clone(&web)),
+        ))),
+        media: Some(Arc::new(MediaDriver::new(
+            clients.clone(),
+            Arc::clone(&cfg),
+        ))),
+        wordpress: Some(Arc::new(WordPressDriver::new(web))),
+        certificate: Some(Arc::new(CertificateDriver::new(
+            clients.clone(),
+            Arc::clone(&cfg),
+            Arc::clone(&cdn),
+        ))),
+        backup: Some(Arc::new(BackupDriver::new(clients, Arc::clone(&cfg)))),
+        dns: Some(Arc::new(dns)),
+        cdn: Some(cdn),
     }
 }

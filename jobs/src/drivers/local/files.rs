@@ -13,7 +13,7 @@ use super::{
     mariadb::site_db_name,
     LocalConfig,
 };
-use crate::drivers::{Ensured, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
 
 /// The subdirectories of each site's wp-content.
 const CONTENT_DIRS: [&str; 5] = ["uploads", "plugins", "themes", "mu-plugins", "upgrade"];
@@ -109,7 +109,7 @@ impl StepDriver for FilesDriver {
         .boxed()
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<(), StepError>> {
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
         let site = site.clone();
         let this = Self {
             cfg: self.cfg.clone(),
@@ -117,7 +117,8 @@ impl StepDriver for FilesDriver {
         async move {
             tokio::task::spawn_blocking(move || this.remove_site(&site))
                 .await
-                .map_err(|e| StepError::transient(format!("the files task failed: {e}")))?
+                .map_err(|e| StepError::transient(format!("the files task failed: {e}")))??;
+            Ok(Removed::Gone)
         }
         .boxed()
     }
@@ -165,10 +166,7 @@ fn render_config(cfg: &LocalConfig, site: &SiteSpec, content: &Path) -> String {
             "DB_PASSWORD",
             php_str(key.derive("db-password", slug).expose()),
         ),
-        (
-            "DB_HOST",
-            php_str(&format!("localhost:{}", cfg.mariadb_socket.display())),
-        ),
+        ("DB_HOST", php_str(&cfg.db.site_db_host())),
         ("DB_CHARSET", php_str("utf8mb4")),
         ("DB_COLLATE", php_str("")),
     ];
@@ -199,6 +197,12 @@ fn render_config(cfg: &LocalConfig, site: &SiteSpec, content: &Path) -> String {
     );
     for (name, value) in defines {
         out.push_str(&format!("define('{name}', {value});\n"));
+    }
+    if cfg.sites_https {
+        // Behind CloudFront and the load balancer, which terminate TLS and say so.
+        out.push_str(
+            "if (($_SERVER['HTTP_X_FORWARDED_PROTO'] ?? '') === 'https') { $_SERVER['HTTPS'] = 'on'; }\n",
+        );
     }
     out.push_str("$table_prefix = 'wp_';\n");
     out

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use futures::{future::BoxFuture, FutureExt};
 use sha2::{Digest, Sha256};
 use sqlx::{
-    mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions},
-    AssertSqlSafe, ConnectOptions,
+    mysql::{MySqlPool, MySqlPoolOptions},
+    AssertSqlSafe,
 };
 use tokio::sync::OnceCell;
 
 use super::{check_slug, LocalConfig};
-use crate::drivers::{Ensured, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
 
 /// MySQL 8 limits user names to 32 characters (MariaDB allows more; RDS MySQL does not).
 const MAX_USER_LEN: usize = 32;
@@ -72,12 +72,7 @@ impl MariaDbDriver {
     async fn pool(&self) -> &MySqlPool {
         self.pool
             .get_or_init(|| async {
-                // Statements carry the site's password (CREATE/ALTER USER): never log them.
-                let options = MySqlConnectOptions::new()
-                    .socket(&self.cfg.mariadb_socket)
-                    .username("root")
-                    .database("mysql")
-                    .disable_statement_logging();
+                let options = self.cfg.db.admin_options();
                 MySqlPoolOptions::new()
                     .max_connections(2)
                     .min_connections(0)
@@ -154,8 +149,10 @@ impl StepDriver for MariaDbDriver {
         self.ensure_site(site).boxed()
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<(), StepError>> {
-        self.remove_site(site).boxed()
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
+        self.remove_site(site)
+            .map(|r| r.map(|()| Removed::Gone))
+            .boxed()
     }
 }
 

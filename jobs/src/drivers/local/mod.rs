@@ -22,6 +22,7 @@ use sha2::Sha256;
 
 pub use files::FilesDriver;
 pub use mariadb::{site_db_name, MariaDbDriver};
+pub use nginx::render as render_server_block;
 pub use wordpress::WordPressDriver;
 
 use super::{Drivers, SiteSpec, StepError};
@@ -32,14 +33,18 @@ use crate::secrets::MasterKey;
 pub struct LocalConfig {
     /// The data plane's state directory (`var/`).
     pub state_dir: PathBuf,
-    /// MariaDB's unix socket; root connects through it with unix_socket authentication.
-    pub mariadb_socket: PathBuf,
+    /// The MySQL server the sites' databases live on, and how the panel administers it.
+    pub db: DbServer,
     /// The host part of each site's database user (`'wp_blog'@'<host>'`).
     pub db_user_host: String,
-    /// nginx's main config file; its `pid` directive says which process to reload.
-    pub nginx_conf: PathBuf,
+    /// nginx's main config file; its `pid` directive says which process to reload. `None`
+    /// when this host does not serve the sites (the AWS shape: the web nodes' `mywp agent`
+    /// tests and applies the server blocks it finds in `nginx_sites_dir`).
+    pub nginx_conf: Option<PathBuf>,
     /// Where the per-site server blocks go (`<slug>.conf`), included by `nginx_conf`.
     pub nginx_sites_dir: PathBuf,
+    /// The FastCGI parameters the server blocks include.
+    pub fastcgi_params: PathBuf,
     /// The `nginx` binary (for `-t` and `-s reload`).
     pub nginx_bin: PathBuf,
     /// php-fpm's socket, the server blocks' `fastcgi_pass`.
@@ -50,8 +55,16 @@ pub struct LocalConfig {
     pub sites_dir: PathBuf,
     /// The port the sites answer on (omitted from URLs when 80).
     pub sites_port: u16,
+    /// The sites are reached over https through a proxy that terminates TLS (CloudFront and
+    /// the ALB in the AWS shape, `MYWP_SITES_HTTPS=1`): their URLs are `https://<host>` and
+    /// their config trusts the proxy's `X-Forwarded-Proto`.
+    pub sites_https: bool,
     /// nginx's `listen` for the sites, e.g. `127.0.0.1:8080` (must match the default server).
     pub sites_listen: String,
+    /// Where the wordpress step sends its requests for a site's hostname (`host:port`):
+    /// `MYWP_SITES_PROBE`, by default the address of `sites_listen` (this host's nginx); in
+    /// the AWS shape the load balancer in front of the web fleet.
+    pub probe_address: String,
     /// The shared core: symlinks into Debian's WordPress plus our wp-config.php shim.
     pub wordpress_core: PathBuf,
     /// Where prepend.php, install.php and mywp-login.php are installed.
@@ -66,6 +79,82 @@ pub struct LocalConfig {
     pub health_timeout: Duration,
     /// Per-site secrets (DB password, salts, login key) are derived from it.
     pub master_key: MasterKey,
+}
+
+/// `name`'s value from `lookup`, which must be an absolute path.
+fn absolute_path(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<PathBuf, LocalConfigError> {
+    let value = lookup(name)
+        .filter(|v| !v.is_empty())
+        .ok_or(LocalConfigError::Missing(name))?;
+    let p = PathBuf::from(&value);
+    if p.is_absolute() {
+        Ok(p)
+    } else {
+        Err(LocalConfigError::Invalid {
+            name,
+            value,
+            why: "must be an absolute path",
+        })
+    }
+}
+
+/// The MySQL server of the sites' databases.
+#[derive(Debug, Clone)]
+pub enum DbServer {
+    /// This host's MariaDB: root through its unix socket (unix_socket authentication, so
+    /// no root password exists anywhere).
+    Socket(PathBuf),
+    /// A MySQL server over TCP, such as the AWS shape's RDS MySQL, administered by a user
+    /// with a password (RDS's master user).
+    Tcp {
+        host: String,
+        port: u16,
+        admin_user: String,
+        admin_password: crate::secrets::Secret,
+    },
+}
+
+impl DbServer {
+    /// How the panel connects as the administrator. Statements carry sites' passwords
+    /// (CREATE/ALTER USER): statement logging is off.
+    pub fn admin_options(&self) -> sqlx::mysql::MySqlConnectOptions {
+        use sqlx::ConnectOptions;
+        let options = match self {
+            DbServer::Socket(socket) => sqlx::mysql::MySqlConnectOptions::new()
+                .socket(socket)
+                .username("root"),
+            DbServer::Tcp {
+                host,
+                port,
+                admin_user,
+                admin_password,
+            } => sqlx::mysql::MySqlConnectOptions::new()
+                .host(host)
+                .port(*port)
+                .username(admin_user)
+                .password(admin_password.expose()),
+        };
+        options.database("mysql").disable_statement_logging()
+    }
+
+    /// What a site's `DB_HOST` says: `localhost:<socket>` or `<host>:<port>`.
+    pub fn site_db_host(&self) -> String {
+        match self {
+            DbServer::Socket(socket) => format!("localhost:{}", socket.display()),
+            DbServer::Tcp { host, port, .. } => format!("{host}:{port}"),
+        }
+    }
+
+    /// Where it is, for messages (never the password).
+    pub fn describe(&self) -> String {
+        match self {
+            DbServer::Socket(socket) => format!("MariaDB at {}", socket.display()),
+            DbServer::Tcp { host, port, .. } => format!("MySQL at {host}:{port}"),
+        }
+    }
 }
 
 /// Why the local drivers cannot be configured.
@@ -120,24 +209,43 @@ impl LocalConfig {
         state_dir: &Path,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, LocalConfigError> {
+        let socket = absolute_path(&lookup, "MYWP_MARIADB_SOCKET")?;
+        let nginx_conf = absolute_path(&lookup, "MYWP_NGINX_CONF")?;
+        let fastcgi_params = nginx_conf.with_file_name("fastcgi_params");
+        Self::build(
+            state_dir,
+            lookup,
+            DbServer::Socket(socket),
+            Some(nginx_conf),
+            fastcgi_params,
+        )
+    }
+
+    /// The same drivers' config for a data plane this host does not run: site databases on
+    /// `db`, server blocks written for the web nodes' agents (no nginx here), FastCGI
+    /// parameters at `fastcgi_params` on the web nodes. The AWS shape builds it.
+    pub fn for_web_fleet(
+        state_dir: &Path,
+        lookup: impl Fn(&str) -> Option<String>,
+        db: DbServer,
+        fastcgi_params: PathBuf,
+    ) -> Result<Self, LocalConfigError> {
+        Self::build(state_dir, lookup, db, None, fastcgi_params)
+    }
+
+    fn build(
+        state_dir: &Path,
+        lookup: impl Fn(&str) -> Option<String>,
+        db: DbServer,
+        nginx_conf: Option<PathBuf>,
+        fastcgi_params: PathBuf,
+    ) -> Result<Self, LocalConfigError> {
         let get = |name: &'static str| {
             lookup(name)
                 .filter(|v| !v.is_empty())
                 .ok_or(LocalConfigError::Missing(name))
         };
-        let abs = |name: &'static str| -> Result<PathBuf, LocalConfigError> {
-            let value = get(name)?;
-            let p = PathBuf::from(&value);
-            if p.is_absolute() {
-                Ok(p)
-            } else {
-                Err(LocalConfigError::Invalid {
-                    name,
-                    value,
-                    why: "must be an absolute path",
-                })
-            }
-        };
+        let abs = |name: &'static str| absolute_path(&lookup, name);
         let or = |name: &'static str, default: &str| {
             lookup(name)
                 .filter(|v| !v.is_empty())
@@ -177,6 +285,10 @@ impl LocalConfig {
                 why: "must be an nginx listen address such as 127.0.0.1:8080",
             });
         }
+        let probe_address = or(
+            "MYWP_SITES_PROBE",
+            &default_probe(&sites_listen, sites_port),
+        );
         let key_path = lookup("MYWP_MASTER_KEY_FILE")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -190,16 +302,19 @@ impl LocalConfig {
         let cfg = Self {
             // Absolute: the drivers run programs in other working directories.
             state_dir: std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf()),
-            mariadb_socket: abs("MYWP_MARIADB_SOCKET")?,
+            db,
             db_user_host,
-            nginx_conf: abs("MYWP_NGINX_CONF")?,
+            fastcgi_params,
+            nginx_conf,
             nginx_sites_dir: abs("MYWP_NGINX_SITES_DIR")?,
             nginx_bin: PathBuf::from(or("MYWP_NGINX_BIN", "nginx")),
             php_fpm_socket: abs("MYWP_PHP_FPM_SOCKET")?,
             php_bin: PathBuf::from(or("MYWP_PHP_BIN", "php")),
             sites_dir: abs("MYWP_SITES_DIR")?,
             sites_port,
+            sites_https: matches!(or("MYWP_SITES_HTTPS", "0").as_str(), "1" | "true" | "yes"),
             sites_listen,
+            probe_address,
             wordpress_core: abs("MYWP_WORDPRESS_CORE")?,
             dataplane_php_dir: abs("MYWP_DATAPLANE_PHP_DIR")?,
             default_theme_dir: PathBuf::from(or(
@@ -235,6 +350,9 @@ impl LocalConfig {
 
     /// The site's home URL without a trailing slash, e.g. `http://blog.localhost:8080`.
     pub fn site_url(&self, slug: &str) -> String {
+        if self.sites_https {
+            return format!("https://{}", self.site_host(slug));
+        }
         match self.sites_port {
             80 => format!("http://{}", self.site_host(slug)),
             port => format!("http://{}:{port}", self.site_host(slug)),
@@ -325,12 +443,32 @@ pub(crate) fn is_hostname(host: &str) -> bool {
         })
 }
 
+/// The address nginx listens on for the sites, as something to connect to: an unspecified
+/// or missing address means loopback.
+fn default_probe(listen: &str, port: u16) -> String {
+    let host = listen
+        .rsplit_once(':')
+        .map(|(host, _)| host.trim_matches(|c| c == '[' || c == ']'))
+        .filter(|h| !h.is_empty() && *h != "0.0.0.0" && *h != "::" && *h != "*")
+        .unwrap_or("127.0.0.1");
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Paths that go into nginx and PHP config verbatim must not need quoting.
 fn is_safe_path(p: &Path) -> bool {
     p.to_str().is_some_and(|s| {
         !s.chars()
             .any(|c| c.is_whitespace() || "'\"`;{}$\\#".contains(c))
     })
+}
+
+/// The `KEY=value` lines of an env file such as `dataplane.env`.
+pub fn read_env_file(path: &Path) -> std::io::Result<HashMap<String, String>> {
+    Ok(parse_env_file(&std::fs::read_to_string(path)?))
 }
 
 fn parse_env_file(text: &str) -> HashMap<String, String> {
@@ -377,7 +515,7 @@ mod tests {
     fn missing_keys_are_named() {
         let dir = std::env::temp_dir().join(format!("mywp-cfg-{}", std::process::id()));
         let err = LocalConfig::from_vars(&dir, |_| None).unwrap_err();
-        assert!(err.to_string().contains("MYWP_SITES_PORT"), "{err}");
+        assert!(err.to_string().contains("MYWP_MARIADB_SOCKET"), "{err}");
         let err = LocalConfig::from_state_dir(&dir).unwrap_err();
         assert!(err.to_string().contains("dataplane.sh start"), "{err}");
     }

@@ -36,10 +36,10 @@ pub fn render(cfg: &LocalConfig, site: &SiteSpec) -> Result<String, StepError> {
     let content = content.display();
     let fpm = cfg.php_fpm_socket.display();
     let listen = &cfg.sites_listen;
-    let params = cfg.nginx_conf.with_file_name("fastcgi_params");
-    let params = params.display();
+    let params = cfg.fastcgi_params.display();
     // WordPress builds redirects from HTTP_HOST: it must carry the port of the site's URLs.
     let http_host = match cfg.sites_port {
+        _ if cfg.sites_https => "$host".to_string(),
         80 => "$host".to_string(),
         port => format!("$host:{port}"),
     };
@@ -84,22 +84,27 @@ server {{
     ))
 }
 
-fn nginx_command(cfg: &LocalConfig) -> tokio::process::Command {
+fn nginx_command(cfg: &LocalConfig, conf: &Path) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(&cfg.nginx_bin);
-    let prefix = cfg.nginx_conf.parent().unwrap_or(Path::new("/"));
+    let prefix = conf.parent().unwrap_or(Path::new("/"));
     cmd.arg("-p")
         .arg(prefix)
         .arg("-e")
         .arg(cfg.state_dir.join("log").join("nginx-error.log"))
         .arg("-c")
-        .arg(&cfg.nginx_conf)
+        .arg(conf)
         .kill_on_drop(true)
         .stdin(std::process::Stdio::null());
     cmd
 }
 
+/// Runs this host's nginx with `args`; `Ok(Ok(()))` also when this host runs no nginx for
+/// the sites (the web nodes' agents do the testing and reloading then).
 async fn run_nginx(cfg: &LocalConfig, args: &[&str]) -> Result<Result<(), String>, StepError> {
-    let run = nginx_command(cfg).args(args).output();
+    let Some(conf) = &cfg.nginx_conf else {
+        return Ok(Ok(()));
+    };
+    let run = nginx_command(cfg, conf).args(args).output();
     let out = tokio::time::timeout(Duration::from_secs(30), run)
         .await
         .map_err(|_| StepError::transient(format!("nginx {} timed out", args.join(" "))))?
@@ -123,6 +128,9 @@ fn nginx_running(cfg: &LocalConfig) -> bool {
 }
 
 async fn reload(cfg: &LocalConfig) -> Result<(), StepError> {
+    if cfg.nginx_conf.is_none() {
+        return Ok(());
+    }
     if !nginx_running(cfg) {
         return Err(StepError::transient(
             "nginx is not running: start the data plane (scripts/dataplane.sh start)",

@@ -3,7 +3,7 @@
 //! 200 with its title.
 
 use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::SocketAddr,
     process::Stdio,
     sync::Arc,
     time::{Duration, Instant},
@@ -16,7 +16,7 @@ use super::{
     fsutil::{ensure_dir, Owner},
     nginx, LocalConfig,
 };
-use crate::drivers::{Ensured, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
 
 /// How long the CLI install may take before it counts as hung.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(180);
@@ -107,8 +107,10 @@ impl StepDriver for WordPressDriver {
         self.ensure_site(site).boxed()
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<(), StepError>> {
-        self.remove_site(site).boxed()
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
+        self.remove_site(site)
+            .map(|r| r.map(|()| Removed::Gone))
+            .boxed()
     }
 }
 
@@ -170,32 +172,33 @@ async fn install(cfg: &LocalConfig, site: &SiteSpec) -> Result<(), StepError> {
     }
 }
 
-/// The address nginx listens on for the sites, as something we can connect to.
-fn probe_addr(cfg: &LocalConfig) -> SocketAddr {
-    let ip = cfg
-        .sites_listen
-        .rsplit_once(':')
-        .and_then(|(host, _)| {
-            host.trim_matches(|c| c == '[' || c == ']')
-                .parse::<IpAddr>()
-                .ok()
-        })
-        .filter(|ip| !ip.is_unspecified())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    SocketAddr::new(ip, cfg.sites_port)
+/// The address the site's requests go to (`probe_address`), resolved now: a load
+/// balancer's addresses change.
+async fn probe_addr(cfg: &LocalConfig) -> Result<SocketAddr, String> {
+    tokio::net::lookup_host(&cfg.probe_address)
+        .await
+        .map_err(|e| format!("cannot resolve {} ({e})", cfg.probe_address))?
+        .next()
+        .ok_or_else(|| format!("{} has no address", cfg.probe_address))
 }
 
-/// GET the site's home page through this host's nginx, whatever DNS says.
+/// GET the site's home page through the web server (`probe_address`), whatever DNS says.
 async fn probe(cfg: &LocalConfig, slug: &str) -> Result<(u16, String), String> {
     let host = cfg.site_host(slug);
+    let addr = probe_addr(cfg).await?;
     let client = reqwest::Client::builder()
-        .resolve(&host, probe_addr(cfg))
+        .resolve(&host, addr)
         .timeout(Duration::from_secs(10))
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
-    let response = client
-        .get(format!("{}/", cfg.site_url(slug)))
+    let mut request = client.get(format!("http://{host}:{}/", addr.port()));
+    if cfg.sites_https {
+        // As CloudFront and the load balancer tell the site: the visitor came over https.
+        request = request.header("X-Forwarded-Proto", "https");
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| format!("no answer ({e})"))?;

@@ -1,0 +1,321 @@
+//! The AWS shape's configuration: the shared infrastructure every site is provisioned on,
+//! named by `MYWP_AWS_*` keys (from the config file or the environment; see the README).
+
+use std::path::PathBuf;
+
+use crate::secrets::Secret;
+
+/// CloudFront's hosted zone id: the same for every distribution, in every partition's
+/// commercial regions. Route 53 alias records to a distribution name it.
+pub const CLOUDFRONT_HOSTED_ZONE_ID: &str = "Z2FDTNDATAQYW2";
+
+/// The shared AWS infrastructure, as the operator's configuration names it.
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    /// The region of the shared infrastructure (Route 53, CloudFront and ACM for
+    /// CloudFront are global or us-east-1 services but sign in a region).
+    pub region: String,
+    /// An endpoint for every service instead of AWS's (the emulator in tests); S3 is then
+    /// addressed path-style.
+    pub endpoint_url: Option<String>,
+    /// Sites are `<slug>.<platform_domain>`; the hosted zone is this domain's.
+    pub platform_domain: String,
+    /// The platform's Route 53 hosted zone (`Z…`; a `/hostedzone/` prefix is dropped).
+    pub hosted_zone_id: String,
+    /// The shared media bucket: each site has the prefix `sites/<slug>/`.
+    pub media_bucket: String,
+    /// The web fleet's load balancer: every distribution's origin for dynamic pages.
+    pub alb_dns_name: String,
+    /// The platform's wildcard certificate (`*.<platform_domain>`, in us-east-1), used by
+    /// every distribution until the site's own certificate is issued.
+    pub platform_cert_arn: String,
+    /// The shared EFS file system (`fs-…`) where site directories live.
+    pub efs_id: String,
+    /// Where that file system is mounted on the workers and on every web node.
+    pub efs_mount: PathBuf,
+    /// The shared RDS MySQL endpoint and its administrator.
+    pub rds: RdsConfig,
+    /// The AWS Backup vault the sites' backup plans write to.
+    pub backup_vault: String,
+    /// The IAM role AWS Backup assumes to back up the sites' resources.
+    pub backup_role_arn: String,
+    /// Whether each site's plan gets its tag-based resource selection
+    /// (`MYWP_AWS_BACKUP_SELECTIONS`, default on). Off only for an emulator without AWS
+    /// Backup selections (moto): the selection logic is then proven by recorded responses.
+    pub backup_selections: bool,
+    /// The web fleet's Auto Scaling group (shown to staff).
+    pub web_asg: String,
+    /// The shared Redis (ElastiCache) `host:port` for WordPress's object cache, if any.
+    pub redis_endpoint: Option<String>,
+}
+
+/// The shared RDS MySQL endpoint: sites' databases and users are made there.
+#[derive(Debug, Clone)]
+pub struct RdsConfig {
+    pub host: String,
+    pub port: u16,
+    pub admin_user: String,
+    /// Never printed: `Secret`'s Debug hides it. Empty until [`super::resolve_rds_secret`]
+    /// has read it when the configuration names a Secrets Manager secret instead.
+    pub admin_password: Secret,
+    /// The Secrets Manager secret holding `{"username", "password"}` (what RDS makes with
+    /// `ManageMasterUserPassword`), read at start; it wins over a configured password.
+    pub admin_secret_arn: Option<String>,
+}
+
+/// Why the AWS configuration is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsConfigError {
+    #[error("{0} is not set (needed by the AWS shape)")]
+    Missing(&'static str),
+    #[error("{name}={value:?} is not valid: {why}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("cannot read {name} from {path}: {source}")]
+    File {
+        name: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl AwsConfig {
+    /// Builds the configuration from `lookup` (the config file, then the environment):
+    ///
+    /// | key | what |
+    /// |---|---|
+    /// | `MYWP_AWS_REGION` | else `AWS_REGION`, else `us-east-1` |
+    /// | `MYWP_AWS_ENDPOINT_URL` | optional: one endpoint for every service (an emulator) |
+    /// | `MYWP_PLATFORM_DOMAIN` | sites are `<slug>.<domain>` |
+    /// | `MYWP_AWS_HOSTED_ZONE_ID` | that domain's Route 53 zone |
+    /// | `MYWP_AWS_MEDIA_BUCKET` | the shared media bucket |
+    /// | `MYWP_AWS_ALB_DNS_NAME` | the web fleet's load balancer |
+    /// | `MYWP_AWS_PLATFORM_CERT_ARN` | the wildcard certificate (us-east-1) |
+    /// | `MYWP_AWS_EFS_ID`, `MYWP_AWS_EFS_MOUNT` | the file system and its mount path (default `/mnt/efs`) |
+    /// | `MYWP_AWS_RDS_ENDPOINT` | `host[:port]` of RDS MySQL (port 3306 by default) |
+    /// | `MYWP_AWS_RDS_ADMIN_USER` | default `admin` |
+    /// | `MYWP_AWS_RDS_ADMIN_SECRET_ARN` | the master user's Secrets Manager secret, or: |
+    /// | `MYWP_AWS_RDS_ADMIN_PASSWORD` or `…_PASSWORD_FILE` | the administrator's password |
+    /// | `MYWP_AWS_BACKUP_VAULT`, `MYWP_AWS_BACKUP_ROLE_ARN` | AWS Backup's vault and role |
+    /// | `MYWP_AWS_BACKUP_SELECTIONS` | `off` only for emulators without selections |
+    /// | `MYWP_AWS_WEB_ASG` | the web fleet's Auto Scaling group |
+    /// | `MYWP_AWS_REDIS_ENDPOINT` | optional: ElastiCache Redis `host:port` |
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AwsConfigError> {
+        let get = |key: &'static str| {
+            lookup(key)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let need = |key: &'static str| get(key).ok_or(AwsConfigError::Missing(key));
+        let region = get("MYWP_AWS_REGION")
+            .or_else(|| get("AWS_REGION"))
+            .unwrap_or_else(|| "us-east-1".to_string());
+        let endpoint_url = get("MYWP_AWS_ENDPOINT_URL");
+        if let Some(url) = &endpoint_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(AwsConfigError::Invalid {
+                    name: "MYWP_AWS_ENDPOINT_URL",
+                    value: url.clone(),
+                    why: "it must start with http:// or https://",
+                });
+            }
+        }
+        let platform_domain = need("MYWP_PLATFORM_DOMAIN")?
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let efs_mount = PathBuf::from(get("MYWP_AWS_EFS_MOUNT").unwrap_or("/mnt/efs".into()));
+        if !efs_mount.is_absolute() {
+            return Err(AwsConfigError::Invalid {
+                name: "MYWP_AWS_EFS_MOUNT",
+                value: efs_mount.display().to_string(),
+                why: "it must be an absolute path",
+            });
+        }
+        let efs_id = need("MYWP_AWS_EFS_ID")?;
+        if !efs_id.starts_with("fs-") {
+            return Err(AwsConfigError::Invalid {
+                name: "MYWP_AWS_EFS_ID",
+                value: efs_id,
+                why: "an EFS file system id starts with fs-",
+            });
+        }
+        let cert = need("MYWP_AWS_PLATFORM_CERT_ARN")?;
+        if !cert.starts_with("arn:") || !cert.contains(":acm:") {
+            return Err(AwsConfigError::Invalid {
+                name: "MYWP_AWS_PLATFORM_CERT_ARN",
+                value: cert,
+                why: "it must be an ACM certificate ARN (arn:aws:acm:us-east-1:…)",
+            });
+        }
+        Ok(Self {
+            region,
+            endpoint_url,
+            platform_domain,
+            hosted_zone_id: normalize_zone_id(&need("MYWP_AWS_HOSTED_ZONE_ID")?),
+            media_bucket: need("MYWP_AWS_MEDIA_BUCKET")?,
+            alb_dns_name: need("MYWP_AWS_ALB_DNS_NAME")?
+                .trim_end_matches('.')
+                .to_ascii_lowercase(),
+            platform_cert_arn: cert,
+            efs_id,
+            efs_mount,
+            rds: RdsConfig::from_vars(&get)?,
+            backup_vault: need("MYWP_AWS_BACKUP_VAULT")?,
+            backup_role_arn: need("MYWP_AWS_BACKUP_ROLE_ARN")?,
+            backup_selections: !matches!(
+                get("MYWP_AWS_BACKUP_SELECTIONS").as_deref(),
+                Some("0" | "off" | "false" | "no")
+            ),
+            web_asg: need("MYWP_AWS_WEB_ASG")?,
+            redis_endpoint: get("MYWP_AWS_REDIS_ENDPOINT"),
+        })
+    }
+
+    /// The sites' directories on the shared file system: `<mount>/sites/<slug>` (each
+    /// site's EFS access point is rooted at `/sites/<slug>`).
+    pub fn sites_dir(&self) -> PathBuf {
+        self.efs_mount.join("sites")
+    }
+
+    /// The server blocks the web nodes' `mywp agent` applies: `<mount>/nginx/<slug>.conf`.
+    pub fn server_blocks_dir(&self) -> PathBuf {
+        self.efs_mount.join("nginx")
+    }
+}
+
+impl RdsConfig {
+    fn from_vars(get: &impl Fn(&'static str) -> Option<String>) -> Result<Self, AwsConfigError> {
+        let endpoint =
+            get("MYWP_AWS_RDS_ENDPOINT").ok_or(AwsConfigError::Missing("MYWP_AWS_RDS_ENDPOINT"))?;
+        let (host, port) = match endpoint.rsplit_once(':') {
+            Some((host, port)) => {
+                let port = port.parse().map_err(|_| AwsConfigError::Invalid {
+                    name: "MYWP_AWS_RDS_ENDPOINT",
+                    value: endpoint.clone(),
+                    why: "it must be host or host:port",
+                })?;
+                (host.to_string(), port)
+            }
+            None => (endpoint.clone(), 3306),
+        };
+        if host.is_empty() || host.contains('/') || host.contains('@') {
+            return Err(AwsConfigError::Invalid {
+                name: "MYWP_AWS_RDS_ENDPOINT",
+                value: endpoint,
+                why: "it must be host or host:port",
+            });
+        }
+        let admin_secret_arn = get("MYWP_AWS_RDS_ADMIN_SECRET_ARN");
+        let password = match (
+            get("MYWP_AWS_RDS_ADMIN_PASSWORD"),
+            get("MYWP_AWS_RDS_ADMIN_PASSWORD_FILE"),
+        ) {
+            _ if admin_secret_arn.is_some() => String::new(),
+            (Some(password), _) => password,
+            (None, Some(path)) => std::fs::read_to_string(&path)
+                .map(|s| s.trim().to_string())
+                .map_err(|source| AwsConfigError::File {
+                    name: "MYWP_AWS_RDS_ADMIN_PASSWORD_FILE",
+                    path: path.into(),
+                    source,
+                })?,
+            (None, None) => {
+                return Err(AwsConfigError::Missing(
+                    "MYWP_AWS_RDS_ADMIN_SECRET_ARN (or MYWP_AWS_RDS_ADMIN_PASSWORD, or \
+                     MYWP_AWS_RDS_ADMIN_PASSWORD_FILE)",
+                ))
+            }
+        };
+        Ok(Self {
+            host,
+            port,
+            admin_user: get("MYWP_AWS_RDS_ADMIN_USER").unwrap_or_else(|| "admin".into()),
+            admin_password: Secret::new(password),
+            admin_secret_arn,
+        })
+    }
+}
+
+/// `/hostedzone/Z123` → `Z123` (the API returns the former and takes the latter).
+pub fn normalize_zone_id(id: &str) -> String {
+    id.trim()
+        .trim_start_matches("/hostedzone/")
+        .trim_start_matches("hostedzone/")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: [(&str, &str); 13] = [
+        ("MYWP_PLATFORM_DOMAIN", "Example.COM."),
+        ("MYWP_AWS_HOSTED_ZONE_ID", "/hostedzone/Z123"),
+        ("MYWP_AWS_MEDIA_BUCKET", "media"),
+        (
+            "MYWP_AWS_ALB_DNS_NAME",
+            "web-123.us-east-1.elb.amazonaws.com",
+        ),
+        (
+            "MYWP_AWS_PLATFORM_CERT_ARN",
+            "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+        ),
+        ("MYWP_AWS_EFS_ID", "fs-0123"),
+        ("MYWP_AWS_RDS_ENDPOINT", "db.internal:3307"),
+        ("MYWP_AWS_RDS_ADMIN_PASSWORD", "s3cret-pw"),
+        ("MYWP_AWS_BACKUP_VAULT", "mywp"),
+        (
+            "MYWP_AWS_BACKUP_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/backup",
+        ),
+        ("MYWP_AWS_WEB_ASG", "mywp-web"),
+        ("AWS_REGION", "eu-west-1"),
+        ("MYWP_AWS_EFS_MOUNT", "/mnt/efs"),
+    ];
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn config_from_vars() {
+        let cfg = AwsConfig::from_vars(lookup(&SAMPLE)).unwrap();
+        assert_eq!(cfg.region, "eu-west-1");
+        assert_eq!(cfg.endpoint_url, None);
+        assert_eq!(cfg.hosted_zone_id, "Z123");
+        assert_eq!(cfg.platform_domain, "example.com");
+        assert_eq!(cfg.rds.host, "db.internal");
+        assert_eq!(cfg.rds.port, 3307);
+        assert_eq!(cfg.rds.admin_user, "admin");
+        assert_eq!(cfg.sites_dir(), PathBuf::from("/mnt/efs/sites"));
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+
+        let err = AwsConfig::from_vars(|_| None).unwrap_err();
+        assert!(err.to_string().contains("is not set"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut vars = SAMPLE.to_vec();
+        vars.retain(|(k, _)| *k != "MYWP_AWS_EFS_ID");
+        vars.push(("MYWP_AWS_EFS_ID", "/mnt/efs"));
+        let err = AwsConfig::from_vars(lookup(&vars)).unwrap_err();
+        assert!(err.to_string().contains("MYWP_AWS_EFS_ID"), "{err}");
+
+        let mut vars = SAMPLE.to_vec();
+        vars.retain(|(k, _)| *k != "MYWP_AWS_RDS_ADMIN_PASSWORD");
+        let err = AwsConfig::from_vars(lookup(&vars)).unwrap_err();
+        assert!(
+            err.to_string().contains("MYWP_AWS_RDS_ADMIN_PASSWORD"),
+            "{err}"
+        );
+    }
+}

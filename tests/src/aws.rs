@@ -1,0 +1,263 @@
+//! The AWS shape's shared infrastructure, made fresh in moto server for one test: a media
+//! bucket (versioned, as deploy/mywp.yaml makes it), a hosted zone, an EFS file system
+//! "mounted" at a directory of the test data plane, the platform's wildcard certificate, a
+//! backup vault, and (for `mywp infra check`) a VPC over two zones with a load balancer and
+//! an Auto Scaling group of web nodes. RDS MySQL is the test MariaDB over TCP.
+//!
+//! moto keeps one state for every test: every name here is unique.
+
+use mywp_jobs::drivers::aws::{normalize_zone_id, AwsClients, AwsConfig};
+
+use crate::{dataplane, unique};
+
+/// One test's AWS shape: its configuration as `MYWP_*` variables, parsed, and the clients.
+pub struct TestInfra {
+    pub vars: Vec<(String, String)>,
+    pub cfg: AwsConfig,
+    pub clients: AwsClients,
+}
+
+impl TestInfra {
+    /// `key`'s value in the configuration.
+    pub fn var(&self, key: &str) -> &str {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{key} is not in the test configuration"))
+    }
+}
+
+/// moto server's URL, from `MYWP_TEST_AWS_ENDPOINT` (set by the test command).
+pub fn endpoint() -> String {
+    std::env::var("MYWP_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "MYWP_TEST_AWS_ENDPOINT is not set: run the tests with `make test`, which starts moto"
+        )
+    })
+}
+
+fn env(key: &str) -> String {
+    std::env::var(key)
+        .unwrap_or_else(|_| panic!("{key} is not set: run the tests with `make test`"))
+}
+
+/// Makes the infrastructure; with `fleet`, also the VPC, load balancer and web fleet.
+pub async fn infra(fleet: bool) -> TestInfra {
+    let tag = unique("t");
+    let domain = format!("{tag}.mywp.test");
+    let mount = dataplane::state_dir().join("efs").join(&tag);
+    std::fs::create_dir_all(&mount).expect("create the EFS stand-in directory");
+    let mut vars: Vec<(String, String)> = vec![
+        ("MYWP_AWS_ENDPOINT_URL".into(), endpoint()),
+        ("MYWP_AWS_REGION".into(), "us-east-1".into()),
+        ("MYWP_PLATFORM_DOMAIN".into(), domain.clone()),
+        ("MYWP_AWS_EFS_MOUNT".into(), mount.display().to_string()),
+        (
+            "MYWP_AWS_RDS_ENDPOINT".into(),
+            env("MYWP_TEST_MYSQL_ENDPOINT"),
+        ),
+        (
+            "MYWP_AWS_RDS_ADMIN_USER".into(),
+            env("MYWP_TEST_MYSQL_ADMIN_USER"),
+        ),
+        (
+            "MYWP_AWS_RDS_ADMIN_PASSWORD_FILE".into(),
+            env("MYWP_TEST_MYSQL_ADMIN_PASSWORD_FILE"),
+        ),
+        (
+            "MYWP_AWS_BACKUP_ROLE_ARN".into(),
+            "arn:aws:iam::123456789012:role/mywp-backup".into(),
+        ),
+        // moto has no AWS Backup selections (see jobs/tests/aws_recorded.rs).
+        ("MYWP_AWS_BACKUP_SELECTIONS".into(), "off".into()),
+    ];
+    // Placeholders, replaced as the resources are made; the clients only need the endpoint.
+    let placeholder = |vars: &mut Vec<(String, String)>| {
+        for (k, v) in [
+            ("MYWP_AWS_HOSTED_ZONE_ID", "Z0"),
+            ("MYWP_AWS_MEDIA_BUCKET", "b"),
+            ("MYWP_AWS_ALB_DNS_NAME", "alb.invalid"),
+            (
+                "MYWP_AWS_PLATFORM_CERT_ARN",
+                "arn:aws:acm:us-east-1:123456789012:certificate/0",
+            ),
+            ("MYWP_AWS_EFS_ID", "fs-0"),
+            ("MYWP_AWS_BACKUP_VAULT", "v"),
+            ("MYWP_AWS_WEB_ASG", "asg"),
+        ] {
+            vars.push((k.into(), v.into()));
+        }
+    };
+    placeholder(&mut vars);
+    let clients = AwsClients::new(&parse(&vars)).await;
+    let mut set = |key: &str, value: String| {
+        for (k, v) in vars.iter_mut() {
+            if k == key {
+                *v = value.clone();
+            }
+        }
+    };
+
+    let bucket = format!("mywp-media-{tag}");
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create the media bucket");
+    clients
+        .s3
+        .put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("version the media bucket");
+    set("MYWP_AWS_MEDIA_BUCKET", bucket);
+
+    let zone = clients
+        .route53
+        .create_hosted_zone()
+        .name(&domain)
+        .caller_reference(unique("ref"))
+        .send()
+        .await
+        .expect("create the platform zone");
+    set(
+        "MYWP_AWS_HOSTED_ZONE_ID",
+        normalize_zone_id(zone.hosted_zone().expect("a zone").id()),
+    );
+
+    let fs = clients
+        .efs
+        .create_file_system()
+        .creation_token(unique("fs"))
+        .encrypted(true)
+        .send()
+        .await
+        .expect("create the file system");
+    set("MYWP_AWS_EFS_ID", fs.file_system_id().to_string());
+
+    let cert = clients
+        .acm
+        .request_certificate()
+        .domain_name(format!("*.{domain}"))
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .send()
+        .await
+        .expect("request the platform certificate");
+    set(
+        "MYWP_AWS_PLATFORM_CERT_ARN",
+        cert.certificate_arn().expect("an ARN").to_string(),
+    );
+
+    let vault = format!("mywp-{tag}");
+    clients
+        .backup
+        .create_backup_vault()
+        .backup_vault_name(&vault)
+        .send()
+        .await
+        .expect("create the backup vault");
+    set("MYWP_AWS_BACKUP_VAULT", vault);
+
+    if fleet {
+        let (alb, asg) = web_fleet(&clients, &tag).await;
+        set("MYWP_AWS_ALB_DNS_NAME", alb);
+        set("MYWP_AWS_WEB_ASG", asg);
+    }
+    let cfg = parse(&vars);
+    TestInfra { vars, cfg, clients }
+}
+
+fn parse(vars: &[(String, String)]) -> AwsConfig {
+    AwsConfig::from_vars(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+        .expect("the test AWS configuration is valid")
+}
+
+/// A VPC with a subnet in each of two zones, a load balancer over them and an Auto
+/// Scaling group of two web nodes: (the load balancer's DNS name, the group's name).
+async fn web_fleet(clients: &AwsClients, tag: &str) -> (String, String) {
+    let vpc = clients
+        .ec2
+        .create_vpc()
+        .cidr_block("10.42.0.0/16")
+        .send()
+        .await
+        .expect("create a VPC");
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("a VPC id")
+        .to_string();
+    let mut subnets = Vec::new();
+    for (i, zone) in ["us-east-1a", "us-east-1b"].into_iter().enumerate() {
+        let subnet = clients
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(format!("10.42.{i}.0/24"))
+            .availability_zone(zone)
+            .send()
+            .await
+            .expect("create a subnet");
+        subnets.push(
+            subnet
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("a subnet id")
+                .to_string(),
+        );
+    }
+    let lb = clients
+        .elb
+        .create_load_balancer()
+        .name(format!("web-{}", &tag[tag.len().saturating_sub(20)..]).replace('x', "-"))
+        .set_subnets(Some(subnets.clone()))
+        .send()
+        .await
+        .expect("create the load balancer");
+    let dns = lb.load_balancers()[0]
+        .dns_name()
+        .expect("a DNS name")
+        .to_string();
+    let template = format!("mywp-web-{tag}");
+    clients
+        .ec2
+        .create_launch_template()
+        .launch_template_name(&template)
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Small)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create the launch template");
+    let asg = format!("mywp-web-{tag}");
+    clients
+        .autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(&asg)
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                .launch_template_name(&template)
+                .version("$Latest")
+                .build(),
+        )
+        .min_size(2)
+        .max_size(4)
+        .desired_capacity(2)
+        .vpc_zone_identifier(subnets.join(","))
+        .send()
+        .await
+        .expect("create the web fleet");
+    (dns, asg)
+}

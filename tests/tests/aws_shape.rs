@@ -1,0 +1,496 @@
+//! The AWS shape end to end: a site is provisioned by the real pipeline with the AWS
+//! drivers against moto server (S3, Route 53, CloudFront, ACM, EFS, AWS Backup) and the test
+//! MariaDB over TCP (standing in for RDS MySQL), on a PostgreSQL control plane; a `mywp
+//! agent` applies its server block from the "EFS" directory to this host's nginx, which
+//! then serves WordPress. Every resource is read back through the SDK; after deletion an
+//! inventory of the emulator and the data plane finds nothing left of the site.
+
+#![cfg(feature = "aws")]
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use aws_sdk_route53::types::RrType;
+use mywp_jobs::{
+    domain::{Email, Password, Role, SiteSlug, SiteStatus, SiteTitle},
+    drivers::{
+        aws::{
+            access_point_uid, aws_drivers, backup_plan_name, media_prefix, web_data_plane,
+            AwsClients, AwsConfig, CdnDriver, SITE_TAG,
+        },
+        local::{read_env_file, LocalConfig},
+        SiteSpec,
+    },
+    pipeline::{Outcome, Pipeline, Settings, StepState},
+    store::{NewSite, Store},
+};
+use mywp_tests::{
+    aws::{infra, TestInfra},
+    dataplane::{self, leftovers_in, Leftovers},
+    postgres::TestDatabase,
+    unique, wait_for,
+};
+
+/// The web nodes' data plane for `infra`: the test data plane's paths (shared core,
+/// php-fpm, nginx's port), with sites, server blocks and databases where the AWS shape
+/// puts them.
+fn web_config(infra: &TestInfra) -> LocalConfig {
+    let state = dataplane::state_dir();
+    let file = read_env_file(&state.join("dataplane.env")).expect("dataplane.env");
+    let nginx_dir = PathBuf::from(&file["MYWP_NGINX_CONF"])
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let params = nginx_dir.join("fastcgi_params").display().to_string();
+    web_data_plane(&state, &infra.cfg, |key| match key {
+        // The load balancer is this host's nginx.
+        "MYWP_SITES_PROBE" => Some(file["MYWP_SITES_LISTEN"].clone()),
+        "MYWP_NGINX_FASTCGI_PARAMS" => Some(params.clone()),
+        _ => file.get(key).cloned(),
+    })
+    .expect("the web data plane's config")
+}
+
+/// `mywp agent` mirroring the "EFS" server blocks into the test nginx's fleet directory.
+struct Agent(Child);
+
+impl Agent {
+    fn start(cfg: &AwsConfig) -> Agent {
+        let bin = std::env::var("MYWP_BIN")
+            .expect("MYWP_BIN is not set: run the tests with `make test`, which builds mywp");
+        let state = dataplane::state_dir();
+        let file = read_env_file(&state.join("dataplane.env")).expect("dataplane.env");
+        let conf = PathBuf::from(&file["MYWP_NGINX_CONF"]);
+        let shared = cfg.server_blocks_dir();
+        std::fs::create_dir_all(&shared).unwrap();
+        let child = Command::new(bin)
+            .arg("agent")
+            .arg("--shared-dir")
+            .arg(&shared)
+            .arg("--nginx-sites-dir")
+            .arg(&file["MYWP_NGINX_FLEET_SITES_DIR"])
+            .arg("--nginx-conf")
+            .arg(&conf)
+            .arg("--nginx-prefix")
+            .arg(conf.parent().unwrap())
+            .arg("--interval-ms")
+            .arg("200")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start mywp agent");
+        Agent(child)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the site's pipeline as its jobs would, following its own schedule, until it
+/// settles (bounded).
+async fn drive(pipeline: &Arc<Pipeline>, site_id: i64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let outcome = pipeline.run(site_id).await.expect("the pipeline runs");
+        let wait = match outcome {
+            Outcome::Settled => return,
+            Outcome::Again(d) | Outcome::Busy(d) => d,
+        };
+        assert!(
+            Instant::now() + wait < deadline,
+            "the pipeline did not settle within {timeout:?}; steps: {:?}",
+            pipeline.store().steps(site_id).await.unwrap()
+        );
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// GET `/` of `host` from the test nginx, as CloudFront would ask the load balancer.
+async fn serve(host: &str) -> Result<(u16, String), String> {
+    let listen = dataplane::config().sites_port;
+    let client = reqwest::Client::builder()
+        .resolve(host, std::net::SocketAddr::from(([127, 0, 0, 1], listen)))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("http://{host}:{listen}/"))
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((res.status().as_u16(), res.text().await.unwrap_or_default()))
+}
+
+/// What moto holds of the site.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Inventory {
+    distributions: usize,
+    records: usize,
+    media_versions: usize,
+    access_points: usize,
+    backup_plans: usize,
+    certificates: usize,
+}
+
+async fn inventory(cfg: &AwsConfig, c: &AwsClients, site: &SiteSpec) -> Inventory {
+    let comment = CdnDriver::comment(site);
+    let dists = c.cloudfront.list_distributions().send().await.unwrap();
+    let distributions = dists
+        .distribution_list()
+        .map(|l| l.items().iter().filter(|d| d.comment() == comment).count())
+        .unwrap_or(0);
+    let host = format!("{}.", site.hostnames[0]);
+    let sets = c
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&cfg.hosted_zone_id)
+        .send()
+        .await
+        .unwrap();
+    let records = sets
+        .resource_record_sets()
+        .iter()
+        .filter(|s| s.name() == host)
+        .count();
+    let versions =
+        c.s3.list_object_versions()
+            .bucket(&cfg.media_bucket)
+            .prefix(media_prefix(&site.slug))
+            .send()
+            .await
+            .unwrap();
+    let media_versions = versions.versions().len() + versions.delete_markers().len();
+    let id = site.id.to_string();
+    let aps = c
+        .efs
+        .describe_access_points()
+        .file_system_id(&cfg.efs_id)
+        .send()
+        .await
+        .unwrap();
+    let access_points = aps
+        .access_points()
+        .iter()
+        .filter(|ap| {
+            ap.tags()
+                .iter()
+                .any(|t| t.key() == SITE_TAG && t.value() == id)
+        })
+        .count();
+    let plans = c.backup.list_backup_plans().send().await.unwrap();
+    let name = backup_plan_name(site);
+    let backup_plans = plans
+        .backup_plans_list()
+        .iter()
+        .filter(|p| p.backup_plan_name() == Some(name.as_str()) && p.deletion_date().is_none())
+        .count();
+    let mut certificates = 0;
+    let certs = c.acm.list_certificates().send().await.unwrap();
+    for cert in certs.certificate_summary_list() {
+        let tags = c
+            .acm
+            .list_tags_for_certificate()
+            .certificate_arn(cert.certificate_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        if tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == SITE_TAG && t.value() == Some(id.as_str()))
+        {
+            certificates += 1;
+        }
+    }
+    Inventory {
+        distributions,
+        records,
+        media_versions,
+        access_points,
+        backup_plans,
+        certificates,
+    }
+}
+
+async fn new_site(store: &Store, slug: &str, title: &str) -> i64 {
+    let email = Email::parse(&format!("{slug}@example.com")).unwrap();
+    let hash = Password::parse_new("correct horse battery", &email)
+        .unwrap()
+        .hash();
+    let owner = store
+        .create_account(&email, &hash, Role::Customer)
+        .await
+        .unwrap();
+    store
+        .create_site(NewSite {
+            slug: &SiteSlug::parse(slug).unwrap(),
+            title: &SiteTitle::parse(title).unwrap(),
+            owner_id: owner.id,
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
+    let infra = infra(false).await;
+    let cfg = infra.cfg.clone();
+    let clients = infra.clients.clone();
+    let web = web_config(&infra);
+    let fleet_dir = PathBuf::from(
+        read_env_file(&dataplane::state_dir().join("dataplane.env")).unwrap()
+            ["MYWP_NGINX_FLEET_SITES_DIR"]
+            .clone(),
+    );
+    let _agent = Agent::start(&cfg);
+
+    let db = TestDatabase::create("aws_shape").await;
+    let store = Store::open(&db.url).await.unwrap();
+    let slug = unique("aws");
+    let title = format!("Cloud Blog {slug}");
+    let site_id = new_site(&store, &slug, &title).await;
+    let drivers = aws_drivers(Arc::new(cfg.clone()), clients.clone(), web.clone());
+    let settings = Settings {
+        platform_domain: cfg.platform_domain.clone(),
+        backoff: Duration::from_millis(100),
+        ..Settings::default()
+    };
+    let pipeline = Arc::new(Pipeline::new(
+        store.clone(),
+        drivers.clone(),
+        settings,
+        unique("aws-worker"),
+    ));
+
+    drive(&pipeline, site_id, Duration::from_secs(240)).await;
+    let row = store.site(site_id).await.unwrap().unwrap();
+    let steps = store.steps(site_id).await.unwrap();
+    assert_eq!(row.status, SiteStatus::Live, "{row:?} {steps:?}");
+    assert!(
+        steps.iter().all(|s| s.state == StepState::Done),
+        "every step is done in the AWS shape: {steps:?}"
+    );
+    let spec = pipeline.spec(&row);
+    let host = spec.hostnames[0].clone();
+
+    // CloudFront: the load balancer for pages, the bucket (through OAC) for media.
+    let dist = CdnDriver::new(clients.clone(), Arc::new(cfg.clone()))
+        .find(&spec)
+        .await
+        .unwrap()
+        .expect("the site's distribution");
+    let config = clients
+        .cloudfront
+        .get_distribution_config()
+        .id(&dist.id)
+        .send()
+        .await
+        .unwrap();
+    let config = config.distribution_config().unwrap();
+    assert!(config.enabled());
+    assert_eq!(config.aliases().unwrap().items(), [host.clone()]);
+    let origins = config.origins().unwrap().items();
+    let web_origin = origins.iter().find(|o| o.id() == "web").unwrap();
+    assert_eq!(web_origin.domain_name(), cfg.alb_dns_name);
+    let media_origin = origins.iter().find(|o| o.id() == "media").unwrap();
+    assert!(media_origin.domain_name().starts_with(&cfg.media_bucket));
+    assert_eq!(
+        media_origin.origin_path(),
+        Some(format!("/sites/{slug}").as_str())
+    );
+    assert!(!media_origin
+        .origin_access_control_id()
+        .unwrap_or("")
+        .is_empty());
+    assert_eq!(
+        config.viewer_certificate().unwrap().acm_certificate_arn(),
+        Some(cfg.platform_cert_arn.as_str())
+    );
+    assert_eq!(
+        config.default_cache_behavior().unwrap().target_origin_id(),
+        "web"
+    );
+
+    // Route 53: A and AAAA aliases to the distribution.
+    let sets = clients
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&cfg.hosted_zone_id)
+        .start_record_name(format!("{host}."))
+        .send()
+        .await
+        .unwrap();
+    let aliases: Vec<(RrType, String)> = sets
+        .resource_record_sets()
+        .iter()
+        .filter(|s| s.name() == format!("{host}."))
+        .map(|s| {
+            (
+                s.r#type().clone(),
+                s.alias_target()
+                    .map(|a| a.dns_name().trim_end_matches('.').to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        aliases,
+        [
+            (RrType::A, dist.domain_name.clone()),
+            (RrType::Aaaa, dist.domain_name.clone())
+        ]
+    );
+
+    // EFS: the site's access point, its own owner, rooted at its directory.
+    let aps = clients
+        .efs
+        .describe_access_points()
+        .file_system_id(&cfg.efs_id)
+        .send()
+        .await
+        .unwrap();
+    let ap = aps
+        .access_points()
+        .iter()
+        .find(|ap| {
+            ap.tags()
+                .iter()
+                .any(|t| t.key() == SITE_TAG && t.value() == site_id.to_string())
+        })
+        .expect("the site's access point");
+    assert_eq!(
+        ap.root_directory().and_then(|r| r.path()),
+        Some(format!("/sites/{slug}").as_str())
+    );
+    assert_eq!(
+        ap.posix_user().map(|p| p.uid()),
+        Some(access_point_uid(site_id))
+    );
+
+    // Backup: the plan, tagged with the site.
+    let plans = clients.backup.list_backup_plans().send().await.unwrap();
+    let plan = plans
+        .backup_plans_list()
+        .iter()
+        .find(|p| p.backup_plan_name() == Some(backup_plan_name(&spec).as_str()))
+        .expect("the site's backup plan");
+    let tags = clients
+        .backup
+        .list_tags()
+        .resource_arn(plan.backup_plan_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags().and_then(|t| t.get(SITE_TAG)),
+        Some(&site_id.to_string())
+    );
+
+    // MySQL, the site's directory and server block on "EFS"; WordPress answers with its
+    // title through the nginx the agent configured.
+    assert_eq!(leftovers_in(&web, &slug).await, Leftovers::ONE);
+    assert!(fleet_dir.join(format!("{slug}.conf")).is_file());
+    let (status, body) = serve(&host).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&slug), "the site's title is served: {body}");
+    assert!(
+        body.contains(&format!("https://{host}")),
+        "WordPress knows it is https"
+    );
+
+    // Idempotent: every driver's ensure again makes nothing new.
+    let before = inventory(&cfg, &clients, &spec).await;
+    for step in mywp_jobs::pipeline::StepKind::ALL {
+        if let Some(driver) = drivers.get(step) {
+            driver
+                .ensure(&spec)
+                .await
+                .unwrap_or_else(|e| panic!("{step:?}: {e}"));
+        }
+    }
+    let again = inventory(&cfg, &clients, &spec).await;
+    assert_eq!(again, before);
+    assert_eq!(
+        before,
+        Inventory {
+            distributions: 1,
+            records: 2,
+            media_versions: 1,
+            access_points: 1,
+            backup_plans: 1,
+            certificates: 0,
+        }
+    );
+
+    // Media of the site, in two versions, and another site's object next to it.
+    for body in ["v1", "v2"] {
+        clients
+            .s3
+            .put_object()
+            .bucket(&cfg.media_bucket)
+            .key(format!("{}media/2026/11/photo.jpg", media_prefix(&slug)))
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let other = format!("{}media/keep.jpg", media_prefix(&format!("{slug}-other")));
+    clients
+        .s3
+        .put_object()
+        .bucket(&cfg.media_bucket)
+        .key(&other)
+        .body(b"keep".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    assert!(store.request_delete(site_id).await.unwrap());
+    drive(&pipeline, site_id, Duration::from_secs(240)).await;
+    assert!(
+        store.site(site_id).await.unwrap().is_none(),
+        "the site is forgotten"
+    );
+    assert_eq!(
+        inventory(&cfg, &clients, &spec).await,
+        Inventory::default(),
+        "nothing of the site is left in AWS"
+    );
+    assert_eq!(leftovers_in(&web, &slug).await, Leftovers::NONE);
+    clients
+        .s3
+        .head_object()
+        .bucket(&cfg.media_bucket)
+        .key(&other)
+        .send()
+        .await
+        .expect("another site's media is untouched");
+    let block = fleet_dir.join(format!("{slug}.conf"));
+    wait_for(
+        "the agent to drop the server block",
+        Duration::from_secs(30),
+        || {
+            let block = block.clone();
+            let host = host.clone();
+            async move {
+                match (block.exists(), serve(&host).await) {
+                    (false, Ok((404, _))) => Ok(()),
+                    (exists, seen) => Err(format!("block exists: {exists}, served: {seen:?}")),
+                }
+            }
+        },
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(cfg.efs_mount.as_path());
+    db.drop_database().await;
+}
