@@ -60,6 +60,11 @@ pub struct AgentArgs {
     #[arg(long, env = "MYWP_AGENT_NGINX_PREFIX")]
     pub nginx_prefix: Option<PathBuf>,
 
+    /// nginx's error log before it has read its configuration, passed as `-e` (for an nginx
+    /// that is not run as root and cannot open the default one).
+    #[arg(long, env = "MYWP_AGENT_NGINX_ERROR_LOG")]
+    pub nginx_error_log: Option<PathBuf>,
+
     /// Milliseconds between two passes.
     #[arg(long, env = "MYWP_AGENT_INTERVAL_MS", default_value_t = 2000)]
     pub interval_ms: u64,
@@ -75,6 +80,7 @@ impl AgentArgs {
             bin: self.nginx_bin.clone(),
             prefix: self.nginx_prefix.clone(),
             conf: self.nginx_conf.clone(),
+            error_log: self.nginx_error_log.clone(),
             timeout: Duration::from_secs(60),
         }
     }

@@ -1,4 +1,4 @@
-//! This node's nginx: `nginx -t` and `nginx -s reload`, with the operator's `-p` and `-c`.
+//! This node's nginx: `nginx -t` and `nginx -s reload`, with the operator's `-p`, `-e`, `-c`.
 
 use std::{future::Future, path::PathBuf, process::Stdio, time::Duration};
 
@@ -19,6 +19,8 @@ pub struct NginxCli {
     pub prefix: Option<PathBuf>,
     /// Passed as `-c` when set.
     pub conf: Option<PathBuf>,
+    /// Passed as `-e` when set.
+    pub error_log: Option<PathBuf>,
     /// How long one `nginx -t` or reload may take before it is killed and counted as failed.
     pub timeout: Duration,
 }
@@ -28,6 +30,9 @@ impl NginxCli {
         let mut cmd = tokio::process::Command::new(&self.bin);
         if let Some(prefix) = &self.prefix {
             cmd.arg("-p").arg(prefix);
+        }
+        if let Some(error_log) = &self.error_log {
+            cmd.arg("-e").arg(error_log);
         }
         if let Some(conf) = &self.conf {
             cmd.arg("-c").arg(conf);
@@ -45,15 +50,24 @@ impl NginxCli {
         if out.status.success() {
             Ok(())
         } else {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let message = stderr.trim();
+            let message = one_line(&String::from_utf8_lossy(&out.stderr));
             Err(if message.is_empty() {
                 format!("{what} failed ({})", out.status)
             } else {
-                message.to_string()
+                message
             })
         }
     }
+}
+
+/// nginx's messages on one log line, without its closing "configuration file … test failed".
+fn one_line(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(|line| line.trim().trim_start_matches("nginx: ").trim())
+        .filter(|line| !line.is_empty() && !line.ends_with("test failed"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Nginx for NginxCli {
@@ -63,5 +77,23 @@ impl Nginx for NginxCli {
 
     async fn reload(&self) -> Result<(), String> {
         self.run(&["-s", "reload"]).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_fit_on_one_line() {
+        let stderr = "nginx: [emerg] unknown directive \"retrun\" in /x/sites/b.conf:1\n\
+                      nginx: configuration file /x/nginx.conf test failed\n";
+        assert_eq!(
+            super::one_line(stderr),
+            "[emerg] unknown directive \"retrun\" in /x/sites/b.conf:1"
+        );
+        assert_eq!(
+            super::one_line("nginx: [warn] a\nnginx: [emerg] b\n"),
+            "[warn] a; [emerg] b"
+        );
+        assert_eq!(super::one_line(""), "");
     }
 }
