@@ -362,6 +362,11 @@ async fn once_syncs_and_exits() {
     };
     let out = once(shared.clone()).output().await.unwrap();
     assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Synced: 1 added, 0 changed, 0 removed."),
+        "{said}"
+    );
     // nginx -s reload returns before the new workers have taken over.
     wait_serves(port, &format!("{c}.test"), 200, "site c").await;
 

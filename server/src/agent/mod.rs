@@ -108,10 +108,22 @@ pub async fn run(
             .pass()
             .await
             .map_err(|e| anyhow::anyhow!("nothing synced: {e}"))?;
-        if let Some(e) = report.reload_error {
-            println!("Synced; nginx did not reload (is it running?): {e}");
-        } else {
-            println!("Synced.");
+        let mut summary = format!(
+            "Synced: {} added, {} changed, {} removed",
+            report.added.len(),
+            report.changed.len(),
+            report.removed.len()
+        );
+        if !report.rejected.is_empty() || !report.held_back.is_empty() {
+            summary += &format!(
+                "; {} refused by nginx -t, {} held back (see the log)",
+                report.rejected.len(),
+                report.held_back.len()
+            );
+        }
+        match report.reload_error {
+            Some(e) => println!("{summary}; nginx did not reload (is it running?): {e}"),
+            None => println!("{summary}."),
         }
         return Ok(());
     }

@@ -121,6 +121,8 @@ impl<N: Nginx> Agent<N> {
                 Err(e) => Err(e),
             };
             if let Err(e) = applied {
+                // Some of the change set may be in place: reload once it can be finished.
+                self.reload_pending = true;
                 let message = format!("cannot change the local directory: {e}");
                 self.warn_once("apply", &message);
                 return Err(message);
