@@ -1,4 +1,4 @@
-//! The command line: `mywp serve | worker | migrate | staff add EMAIL | infra check`.
+//! The command line: `mywp serve | worker | migrate | staff add EMAIL | agent | infra check`.
 
 use clap::{Parser, Subcommand};
 use mywp_jobs::{
@@ -7,7 +7,10 @@ use mywp_jobs::{
 };
 use rand::{distributions::Alphanumeric, Rng};
 
-use crate::config::{Config, ServeArgs};
+use crate::{
+    agent::AgentArgs,
+    config::{Config, ServeArgs},
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +38,9 @@ pub enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// On a web node: keep nginx's local sites directory a copy of the shared one (EFS),
+    /// reloading nginx when it changes. Needs no database.
+    Agent(AgentArgs),
     /// The shared infrastructure of the AWS shape.
     Infra {
         #[command(subcommand)]

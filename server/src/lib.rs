@@ -1,7 +1,9 @@
-//! The `mywp` binary's library: configuration, start-up, the HTTP routes and the CLI.
+//! The `mywp` binary's library: configuration, start-up, the HTTP routes, the CLI and the
+//! web nodes' agent.
 //!
 //! Tests build an [`Application`] on port 0 with a fresh database, exactly as `mywp serve` does.
 
+pub mod agent;
 pub mod cli;
 pub mod config;
 mod routes;

@@ -43,6 +43,7 @@ async fn run() -> anyhow::Result<()> {
             tracing::info!("worker started");
             plane.run_workers(shutdown_signal()).await
         }
+        Command::Agent(args) => mywp::agent::run(args, shutdown_signal()).await,
         Command::Migrate => {
             Store::open(&cli.config.database_url()).await?;
             println!("The database is up to date.");

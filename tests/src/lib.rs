@@ -31,6 +31,25 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The `mywp` binary: `MYWP_BIN` (set by the test command), else beside the test binary.
+pub fn mywp_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("MYWP_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("mywp");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p mywp` (make test does)",
+        bin.display()
+    );
+    bin
+}
+
 /// A name no other test (in this run or an earlier one) uses: `prefix` + pid + counter + time.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -2,7 +2,6 @@
 //! the site ends live (or gone), and nothing is duplicated or left behind.
 
 use std::{
-    path::PathBuf,
     process::Stdio,
     time::{Duration, Instant},
 };
@@ -10,28 +9,9 @@ use std::{
 use mywp_jobs::pipeline::{StepKind, StepState};
 use mywp_tests::{
     dataplane::{get_site_page, leftovers, Leftovers},
-    unique, Customer, TestApp,
+    mywp_bin, unique, Customer, TestApp,
 };
 use tokio::process::{Child, Command};
-
-/// The `mywp` binary: `MYWP_BIN` (set by the test command), else beside the test binary.
-fn mywp_bin() -> PathBuf {
-    if let Ok(bin) = std::env::var("MYWP_BIN") {
-        return bin.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .join("mywp");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it with `cargo build -p mywp` (make test does)",
-        bin.display()
-    );
-    bin
-}
 
 /// A `mywp worker` process on the test panel's database and the shared data plane.
 fn spawn_worker(app: &TestApp) -> Child {
