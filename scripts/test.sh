@@ -22,6 +22,8 @@ export MYWP_TEST_AWS_ENDPOINT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=te
 . "$MYWP_STATE_DIR/dataplane.env"
 export MYWP_TEST_STATE_DIR="$MYWP_STATE_DIR" MYWP_TEST_POSTGRES_URL
 
+# deploy/: cfn-lint over the CloudFormation template and the config renderer's tests (offline).
+scripts/deploy-lint.sh
 cargo fmt --all --check
 # The AWS shape's drivers are behind mywp-jobs' `aws` feature: lint and test them too.
 cargo clippy --locked --workspace --all-targets --features mywp-jobs/aws -- -D warnings
