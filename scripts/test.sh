@@ -24,6 +24,8 @@ export MYWP_TEST_AWS_ENDPOINT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=te
 export MYWP_TEST_STATE_DIR="$MYWP_STATE_DIR" MYWP_TEST_POSTGRES_URL MYWP_TEST_MYSQL_ENDPOINT \
   MYWP_TEST_MYSQL_ADMIN_USER MYWP_TEST_MYSQL_ADMIN_PASSWORD_FILE
 
+# deploy/: cfn-lint over the CloudFormation template and the config renderer's tests (offline).
+scripts/deploy-lint.sh
 cargo fmt --all --check
 # The AWS shape is behind the `aws` features: lint and test it too.
 features="mywp-jobs/aws,mywp/aws,mywp-tests/aws"

@@ -302,6 +302,23 @@ mod tests {
         assert!(err.to_string().contains("is not set"), "{err}");
     }
 
+    /// deploy/render-config.py's output for the fixture stack is a configuration MyWP takes.
+    #[test]
+    fn the_rendered_stack_outputs_are_a_valid_config() {
+        let text = include_str!("../../../../deploy/testdata/mywp.env");
+        let vars: Vec<(&str, &str)> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(|l| l.split_once('=').expect("KEY=value"))
+            .collect();
+        let cfg = AwsConfig::from_vars(lookup(&vars)).expect("a valid AWS config");
+        assert_eq!(cfg.region, "eu-west-1");
+        assert!(cfg.rds.admin_secret_arn.is_some());
+        assert_eq!(cfg.efs_mount, PathBuf::from("/mnt/efs"));
+        assert!(cfg.backup_selections);
+        assert!(vars.contains(&("MYWP_SHAPE", "aws")));
+    }
+
     #[test]
     fn bad_values_are_named() {
         let mut vars = SAMPLE.to_vec();
