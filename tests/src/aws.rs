@@ -168,7 +168,17 @@ pub async fn infra(fleet: bool) -> TestInfra {
     set("MYWP_AWS_BACKUP_VAULT", vault);
 
     if fleet {
-        let (alb, asg) = web_fleet(&clients, &tag).await;
+        let (alb, asg, subnets) = web_fleet(&clients, &tag).await;
+        for subnet in subnets {
+            clients
+                .efs
+                .create_mount_target()
+                .file_system_id(fs.file_system_id())
+                .subnet_id(subnet)
+                .send()
+                .await
+                .expect("create a mount target");
+        }
         set("MYWP_AWS_ALB_DNS_NAME", alb);
         set("MYWP_AWS_WEB_ASG", asg);
     }
@@ -182,8 +192,9 @@ fn parse(vars: &[(String, String)]) -> AwsConfig {
 }
 
 /// A VPC with a subnet in each of two zones, a load balancer over them and an Auto
-/// Scaling group of two web nodes: (the load balancer's DNS name, the group's name).
-async fn web_fleet(clients: &AwsClients, tag: &str) -> (String, String) {
+/// Scaling group of two web nodes: (the load balancer's DNS name, the group's name, the
+/// subnets).
+async fn web_fleet(clients: &AwsClients, tag: &str) -> (String, String, Vec<String>) {
     let vpc = clients
         .ec2
         .create_vpc()
@@ -259,5 +270,5 @@ async fn web_fleet(clients: &AwsClients, tag: &str) -> (String, String) {
         .send()
         .await
         .expect("create the web fleet");
-    (dns, asg)
+    (dns, asg, subnets)
 }

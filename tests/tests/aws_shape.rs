@@ -60,14 +60,12 @@ struct Agent(Child);
 
 impl Agent {
     fn start(cfg: &AwsConfig) -> Agent {
-        let bin = std::env::var("MYWP_BIN")
-            .expect("MYWP_BIN is not set: run the tests with `make test`, which builds mywp");
         let state = dataplane::state_dir();
         let file = read_env_file(&state.join("dataplane.env")).expect("dataplane.env");
         let conf = PathBuf::from(&file["MYWP_NGINX_CONF"]);
         let shared = cfg.server_blocks_dir();
         std::fs::create_dir_all(&shared).unwrap();
-        let child = Command::new(bin)
+        let child = Command::new(mywp_tests::mywp_bin())
             .arg("agent")
             .arg("--shared-dir")
             .arg(&shared)
@@ -77,6 +75,8 @@ impl Agent {
             .arg(&conf)
             .arg("--nginx-prefix")
             .arg(conf.parent().unwrap())
+            .arg("--nginx-error-log")
+            .arg(state.join("log").join("nginx-error.log"))
             .arg("--interval-ms")
             .arg("200")
             .stdin(Stdio::null())
@@ -252,7 +252,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
             ["MYWP_NGINX_FLEET_SITES_DIR"]
             .clone(),
     );
-    let _agent = Agent::start(&cfg);
+    let agent = Agent::start(&cfg);
 
     let db = TestDatabase::create("aws_shape").await;
     let store = Store::open(&db.url).await.unwrap();
@@ -308,10 +308,20 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         media_origin.origin_path(),
         Some(format!("/sites/{slug}").as_str())
     );
-    assert!(!media_origin
-        .origin_access_control_id()
-        .unwrap_or("")
-        .is_empty());
+    // The media origin's access control exists (moto does not keep an origin's link to it;
+    // the request carrying it is checked in jobs/tests/aws_recorded.rs).
+    let oacs = clients
+        .cloudfront
+        .list_origin_access_controls()
+        .send()
+        .await
+        .unwrap();
+    let oac_name = format!("mywp-media-{}", cfg.media_bucket);
+    assert!(
+        oacs.origin_access_control_list()
+            .is_some_and(|l| l.items().iter().any(|o| o.name() == oac_name)),
+        "the media bucket's origin access control"
+    );
     assert_eq!(
         config.viewer_certificate().unwrap().acm_certificate_arn(),
         Some(cfg.platform_cert_arn.as_str())
@@ -377,23 +387,26 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         Some(access_point_uid(site_id))
     );
 
-    // Backup: the plan, tagged with the site.
+    // Backup: the plan, daily into the vault, kept 35 days. (Its tags are checked on the
+    // request in jobs/tests/aws_recorded.rs: moto's ListTags misreads the Rust SDK's path.)
     let plans = clients.backup.list_backup_plans().send().await.unwrap();
     let plan = plans
         .backup_plans_list()
         .iter()
         .find(|p| p.backup_plan_name() == Some(backup_plan_name(&spec).as_str()))
         .expect("the site's backup plan");
-    let tags = clients
+    let plan = clients
         .backup
-        .list_tags()
-        .resource_arn(plan.backup_plan_arn().unwrap())
+        .get_backup_plan()
+        .backup_plan_id(plan.backup_plan_id().unwrap())
         .send()
         .await
         .unwrap();
+    let rule = &plan.backup_plan().unwrap().rules()[0];
+    assert_eq!(rule.target_backup_vault_name(), cfg.backup_vault);
     assert_eq!(
-        tags.tags().and_then(|t| t.get(SITE_TAG)),
-        Some(&site_id.to_string())
+        rule.lifecycle().and_then(|l| l.delete_after_days()),
+        Some(35)
     );
 
     // MySQL, the site's directory and server block on "EFS"; WordPress answers with its
@@ -491,6 +504,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         },
     )
     .await;
+    drop(agent);
     let _ = std::fs::remove_dir_all(cfg.efs_mount.as_path());
     db.drop_database().await;
 }

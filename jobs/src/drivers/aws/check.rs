@@ -193,16 +193,21 @@ async fn check_efs(cfg: &AwsConfig, c: &AwsClients) -> Check {
         .await
     {
         Ok(out) => match out.file_systems().first() {
-            Some(fs) if fs.life_cycle_state().as_str() == "available" => Check::ok(
+            Some(fs) if fs.life_cycle_state().as_str() != "available" => Check::problem(
+                what,
+                format!("is {}, not available", fs.life_cycle_state().as_str()),
+            ),
+            Some(fs) if fs.number_of_mount_targets() < 2 => Check::problem(
                 what,
                 format!(
-                    "available, {} mount target(s)",
+                    "has {} mount target(s): give it one in each availability zone of the \
+                     web fleet (at least two)",
                     fs.number_of_mount_targets()
                 ),
             ),
-            Some(fs) => Check::problem(
+            Some(fs) => Check::ok(
                 what,
-                format!("is {}, not available", fs.life_cycle_state().as_str()),
+                format!("available, {} mount targets", fs.number_of_mount_targets()),
             ),
             None => Check::problem(what, "does not exist"),
         },
