@@ -298,7 +298,10 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         .unwrap();
     let config = config.distribution_config().unwrap();
     assert!(config.enabled());
-    assert_eq!(config.aliases().unwrap().items(), std::slice::from_ref(&host));
+    assert_eq!(
+        config.aliases().unwrap().items(),
+        std::slice::from_ref(&host)
+    );
     let origins = config.origins().unwrap().items();
     let web_origin = origins.iter().find(|o| o.id() == "web").unwrap();
     assert_eq!(web_origin.domain_name(), cfg.alb_dns_name);
