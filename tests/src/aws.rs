@@ -6,9 +6,19 @@
 //!
 //! moto keeps one state for every test: every name here is unique.
 
-use mywp_jobs::drivers::aws::{normalize_zone_id, AwsClients, AwsConfig};
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+};
 
-use crate::{dataplane, unique};
+use mywp_jobs::drivers::{
+    aws::{normalize_zone_id, web_data_plane, AwsClients, AwsConfig},
+    local::{read_env_file, LocalConfig},
+};
+
+use crate::{dataplane, mywp_bin, repo_root, unique};
 
 /// One test's AWS shape: its configuration as `MYWP_*` variables, parsed, and the clients.
 pub struct TestInfra {
@@ -271,4 +281,177 @@ async fn web_fleet(clients: &AwsClients, tag: &str) -> (String, String, Vec<Stri
         .await
         .expect("create the web fleet");
     (dns, asg, subnets)
+}
+
+/// The test data plane's `dataplane.env` (paths of its nginx, php-fpm, shared core…).
+pub fn dataplane_env() -> HashMap<String, String> {
+    read_env_file(&dataplane::state_dir().join("dataplane.env"))
+        .expect("dataplane.env: run the tests with `make test`, which starts the data plane")
+}
+
+/// The web nodes' settings in the test: the test data plane's paths, and its nginx as the
+/// load balancer (`MYWP_SITES_PROBE`).
+fn web_vars() -> Vec<(String, String)> {
+    let file = dataplane_env();
+    let nginx_dir = PathBuf::from(&file["MYWP_NGINX_CONF"])
+        .parent()
+        .expect("nginx.conf's directory")
+        .to_path_buf();
+    let mut vars: Vec<(String, String)> = [
+        "MYWP_PHP_FPM_SOCKET",
+        "MYWP_WORDPRESS_CORE",
+        "MYWP_DATAPLANE_PHP_DIR",
+        "MYWP_DEFAULT_THEME_DIR",
+        "MYWP_WEB_USER",
+        "MYWP_SITES_PORT",
+        "MYWP_SITES_LISTEN",
+    ]
+    .into_iter()
+    .filter_map(|k| Some((k.to_string(), file.get(k)?.clone())))
+    .collect();
+    vars.push(("MYWP_SITES_PROBE".into(), file["MYWP_SITES_LISTEN"].clone()));
+    vars.push((
+        "MYWP_NGINX_FASTCGI_PARAMS".into(),
+        nginx_dir.join("fastcgi_params").display().to_string(),
+    ));
+    vars
+}
+
+/// The web nodes' data plane for `infra`, as the AWS shape's drivers see it.
+pub fn web_config(infra: &TestInfra) -> LocalConfig {
+    let web = web_vars();
+    web_data_plane(&dataplane::state_dir(), &infra.cfg, |key| {
+        web.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    })
+    .expect("the web data plane's config")
+}
+
+/// Everything a `mywp serve` or `mywp worker` of the AWS shape needs, as config lines.
+pub fn panel_vars(infra: &TestInfra, database_url: &str) -> Vec<(String, String)> {
+    let state = dataplane::state_dir();
+    let mut vars = vec![
+        ("MYWP_SHAPE".to_string(), "aws".to_string()),
+        ("DATABASE_URL".into(), database_url.to_string()),
+        ("MYWP_STATE_DIR".into(), state.display().to_string()),
+        (
+            "MYWP_MASTER_KEY_FILE".into(),
+            state.join("master.key").display().to_string(),
+        ),
+        (
+            "MYWP_SITE_ROOT".into(),
+            repo_root().join("target/site").display().to_string(),
+        ),
+        ("MYWP_LEASE_SECONDS".into(), "5".into()),
+    ];
+    vars.extend(infra.vars.iter().cloned());
+    vars.extend(web_vars());
+    vars
+}
+
+/// Writes `vars` as an env-style config file (what `--config` reads) in `dir`.
+pub fn write_config(dir: &Path, vars: &[(String, String)]) -> PathBuf {
+    let file = dir.join("mywp.env");
+    let mut text = String::from("# written by the test\n");
+    for (k, v) in vars {
+        text.push_str(&format!("{k}=\"{v}\"\n"));
+    }
+    std::fs::write(&file, text).expect("write the config file");
+    file
+}
+
+/// A `mywp` process, killed when dropped.
+pub struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `mywp --config FILE <args>`, configured by the file alone (and AWS test credentials).
+fn mywp(config: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(mywp_bin());
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Starts `mywp serve --no-workers` on a free port: the process and the panel's URL.
+pub fn spawn_panel(config: &Path) -> (Process, String) {
+    let mut child = mywp(
+        config,
+        &["serve", "--no-workers", "--listen", "127.0.0.1:0"],
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .expect("start mywp serve");
+    let stdout = child.stdout.take().expect("its stdout");
+    let process = Process(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read mywp serve's first line");
+    let url = line
+        .trim()
+        .strip_prefix("MyWP is serving at ")
+        .unwrap_or_else(|| panic!("mywp serve did not start: {line:?}"))
+        .to_string();
+    (process, url)
+}
+
+/// Starts `mywp worker`.
+pub fn spawn_worker(config: &Path, name: &str) -> Process {
+    Process(
+        mywp(config, &["worker", "--worker-name", name])
+            .spawn()
+            .expect("start mywp worker"),
+    )
+}
+
+/// `mywp agent` mirroring the "EFS" server blocks into the test nginx's fleet directory
+/// (one at a time: the fleet directory is the agent's; tests using it live in separate
+/// test binaries, which cargo runs one after another).
+pub struct Agent(Child);
+
+impl Agent {
+    pub fn start(cfg: &AwsConfig) -> Agent {
+        let state = dataplane::state_dir();
+        let file = dataplane_env();
+        let conf = PathBuf::from(&file["MYWP_NGINX_CONF"]);
+        let shared = cfg.server_blocks_dir();
+        std::fs::create_dir_all(&shared).expect("create the shared server blocks directory");
+        let child = Command::new(mywp_bin())
+            .arg("agent")
+            .arg("--shared-dir")
+            .arg(&shared)
+            .arg("--nginx-sites-dir")
+            .arg(&file["MYWP_NGINX_FLEET_SITES_DIR"])
+            .arg("--nginx-conf")
+            .arg(&conf)
+            .arg("--nginx-prefix")
+            .arg(conf.parent().expect("nginx.conf's directory"))
+            .arg("--nginx-error-log")
+            .arg(state.join("log").join("nginx-error.log"))
+            .arg("--interval-ms")
+            .arg("200")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start mywp agent");
+        Agent(child)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -9,7 +9,6 @@
 
 use std::{
     path::PathBuf,
-    process::{Child, Command, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -19,79 +18,20 @@ use mywp_jobs::{
     domain::{Email, Password, Role, SiteSlug, SiteStatus, SiteTitle},
     drivers::{
         aws::{
-            access_point_uid, aws_drivers, backup_plan_name, media_prefix, web_data_plane,
-            AwsClients, AwsConfig, CdnDriver, SITE_TAG,
+            access_point_uid, aws_drivers, backup_plan_name, media_prefix, AwsClients, AwsConfig,
+            CdnDriver, SITE_TAG,
         },
-        local::{read_env_file, LocalConfig},
         SiteSpec,
     },
     pipeline::{Outcome, Pipeline, Settings, StepState},
     store::{NewSite, Store},
 };
 use mywp_tests::{
-    aws::{infra, TestInfra},
+    aws::{dataplane_env, infra, web_config, Agent},
     dataplane::{self, leftovers_in, Leftovers},
     postgres::TestDatabase,
     unique, wait_for,
 };
-
-/// The web nodes' data plane for `infra`: the test data plane's paths (shared core,
-/// php-fpm, nginx's port), with sites, server blocks and databases where the AWS shape
-/// puts them.
-fn web_config(infra: &TestInfra) -> LocalConfig {
-    let state = dataplane::state_dir();
-    let file = read_env_file(&state.join("dataplane.env")).expect("dataplane.env");
-    let nginx_dir = PathBuf::from(&file["MYWP_NGINX_CONF"])
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let params = nginx_dir.join("fastcgi_params").display().to_string();
-    web_data_plane(&state, &infra.cfg, |key| match key {
-        // The load balancer is this host's nginx.
-        "MYWP_SITES_PROBE" => Some(file["MYWP_SITES_LISTEN"].clone()),
-        "MYWP_NGINX_FASTCGI_PARAMS" => Some(params.clone()),
-        _ => file.get(key).cloned(),
-    })
-    .expect("the web data plane's config")
-}
-
-/// `mywp agent` mirroring the "EFS" server blocks into the test nginx's fleet directory.
-struct Agent(Child);
-
-impl Agent {
-    fn start(cfg: &AwsConfig) -> Agent {
-        let state = dataplane::state_dir();
-        let file = read_env_file(&state.join("dataplane.env")).expect("dataplane.env");
-        let conf = PathBuf::from(&file["MYWP_NGINX_CONF"]);
-        let shared = cfg.server_blocks_dir();
-        std::fs::create_dir_all(&shared).unwrap();
-        let child = Command::new(mywp_tests::mywp_bin())
-            .arg("agent")
-            .arg("--shared-dir")
-            .arg(&shared)
-            .arg("--nginx-sites-dir")
-            .arg(&file["MYWP_NGINX_FLEET_SITES_DIR"])
-            .arg("--nginx-conf")
-            .arg(&conf)
-            .arg("--nginx-prefix")
-            .arg(conf.parent().unwrap())
-            .arg("--nginx-error-log")
-            .arg(state.join("log").join("nginx-error.log"))
-            .arg("--interval-ms")
-            .arg("200")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start mywp agent");
-        Agent(child)
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Runs the site's pipeline as its jobs would, following its own schedule, until it
 /// settles (bounded).
@@ -247,11 +187,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     let cfg = infra.cfg.clone();
     let clients = infra.clients.clone();
     let web = web_config(&infra);
-    let fleet_dir = PathBuf::from(
-        read_env_file(&dataplane::state_dir().join("dataplane.env")).unwrap()
-            ["MYWP_NGINX_FLEET_SITES_DIR"]
-            .clone(),
-    );
+    let fleet_dir = PathBuf::from(&dataplane_env()["MYWP_NGINX_FLEET_SITES_DIR"]);
     let agent = Agent::start(&cfg);
 
     let db = TestDatabase::create("aws_shape").await;
