@@ -13,6 +13,8 @@ pub enum AppError {
     Invalid { field: String, message: String },
     #[error("Please log in first.")]
     Unauthorized,
+    #[error("This page is for staff.")]
+    Forbidden,
     /// Also what a customer gets for another customer's site: existence is not disclosed.
     #[error("There is no such site in your account.")]
     NotFound,
@@ -25,6 +27,9 @@ pub enum AppError {
     Internal,
     #[error("The request could not be handled: {0}")]
     Request(String),
+    /// Something the panel depends on (an AWS API) did not answer: try again later.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl AppError {
@@ -57,6 +62,8 @@ impl AppError {
         match self {
             AppError::Invalid { .. } | AppError::Request(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Conflict(_) => StatusCode::CONFLICT,

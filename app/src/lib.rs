@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sites") view=pages::sites::SiteList/>
                     <Route path=path!("/sites/new") view=pages::new_site::NewSite/>
                     <Route path=path!("/sites/:slug") view=pages::site::SiteDetailPage/>
+                    <Route path=path!("/staff/fleet") view=pages::fleet::FleetPage/>
                 </Routes>
             </main>
         </Router>

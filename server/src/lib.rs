@@ -32,6 +32,7 @@ pub struct ControlPlane {
     pub login_links: Option<LoginLinks>,
     pub sites_port: u16,
     pub sites_https: bool,
+    pub fleet: Option<mywp_app::api::ssr::FleetSource>,
     /// This process's name in the queue and on the sites it leases.
     pub worker_name: String,
 }
@@ -67,6 +68,7 @@ impl ControlPlane {
             login_links: plane.login_links,
             sites_port: plane.sites_port,
             sites_https: plane.sites_https,
+            fleet: plane.fleet,
             worker_name,
         })
     }
@@ -122,6 +124,7 @@ impl Application {
             sites_https: plane.sites_https,
             secure_cookies: serve.secure_cookies,
             login_links: plane.login_links.clone(),
+            fleet: plane.fleet.clone(),
         };
         let router = routes::router(state, &plane.config, serve.listen)?;
         let listener = TcpListener::bind(serve.listen)

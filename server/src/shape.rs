@@ -7,7 +7,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use mywp_app::api::ssr::LoginLinks;
+use mywp_app::api::ssr::{FleetSource, LoginLinks};
 use mywp_jobs::drivers::{
     local::{local_drivers, login_link, LocalConfig},
     Drivers,
@@ -19,6 +19,7 @@ use crate::config::{Config, Shape};
 pub struct DataPlane {
     pub drivers: Drivers,
     pub login_links: Option<LoginLinks>,
+    pub fleet: Option<FleetSource>,
     pub sites_port: u16,
     pub sites_https: bool,
 }
@@ -31,6 +32,7 @@ impl DataPlane {
         DataPlane {
             drivers,
             login_links: Some(links),
+            fleet: None,
             sites_port: web.sites_port,
             sites_https: web.sites_https,
         }
@@ -57,6 +59,7 @@ fn single_host(config: &Config) -> anyhow::Result<DataPlane> {
             return Ok(DataPlane {
                 drivers: Drivers::default(),
                 login_links: None,
+                fleet: None,
                 sites_port: config.sites_port,
                 sites_https: false,
             });
@@ -92,8 +95,40 @@ async fn aws(config: &Config) -> anyhow::Result<DataPlane> {
         .map_err(anyhow::Error::msg)?;
     let aws = Arc::new(aws);
     let web = web_fleet_config(config, &aws)?;
-    let drivers = aws_drivers(Arc::clone(&aws), clients, web.clone());
-    Ok(DataPlane::from_web(&web, drivers))
+    let drivers = aws_drivers(Arc::clone(&aws), clients.clone(), web.clone());
+    let mut plane = DataPlane::from_web(&web, drivers);
+    plane.fleet = Some(fleet_source(clients, aws));
+    Ok(plane)
+}
+
+/// Staff's view of the web fleet, read through the SDK on each request.
+#[cfg(feature = "aws")]
+fn fleet_source(
+    clients: mywp_jobs::drivers::aws::AwsClients,
+    aws: Arc<mywp_jobs::drivers::aws::AwsConfig>,
+) -> FleetSource {
+    use mywp_app::api::types::FleetNode;
+    Arc::new(move || {
+        let (clients, aws) = (clients.clone(), Arc::clone(&aws));
+        Box::pin(async move {
+            let nodes = mywp_jobs::drivers::aws::web_fleet(&clients, &aws)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(nodes
+                .into_iter()
+                .map(|n| FleetNode {
+                    instance_id: n.instance_id,
+                    availability_zone: n.availability_zone,
+                    lifecycle_state: n.lifecycle_state,
+                    health_status: n.health_status,
+                    state: n.state,
+                    instance_type: n.instance_type,
+                    private_ip: n.private_ip,
+                    status_checks: n.status_checks,
+                })
+                .collect())
+        })
+    })
 }
 
 /// The AWS shape's configuration, from the environment (the config file was merged into it).

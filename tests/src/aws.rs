@@ -14,8 +14,12 @@ use std::{
 };
 
 use mywp_jobs::drivers::{
-    aws::{normalize_zone_id, web_data_plane, AwsClients, AwsConfig},
+    aws::{
+        backup_plan_name, media_prefix, normalize_zone_id, web_data_plane, AwsClients, AwsConfig,
+        CdnDriver, SITE_TAG,
+    },
     local::{read_env_file, LocalConfig},
+    SiteSpec,
 };
 
 use crate::{dataplane, mywp_bin, repo_root, unique};
@@ -283,6 +287,118 @@ async fn web_fleet(clients: &AwsClients, tag: &str) -> (String, String, Vec<Stri
     (dns, asg, subnets)
 }
 
+/// What moto holds of a site: a count of each kind of resource the AWS shape makes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub distributions: usize,
+    pub records: usize,
+    pub media_versions: usize,
+    pub access_points: usize,
+    pub backup_plans: usize,
+    pub certificates: usize,
+}
+
+pub async fn inventory(cfg: &AwsConfig, c: &AwsClients, site: &SiteSpec) -> Inventory {
+    let comment = CdnDriver::comment(site);
+    let dists = c.cloudfront.list_distributions().send().await.unwrap();
+    let distributions = dists
+        .distribution_list()
+        .map(|l| l.items().iter().filter(|d| d.comment() == comment).count())
+        .unwrap_or(0);
+    let host = format!("{}.", site.hostnames[0]);
+    let sets = c
+        .route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&cfg.hosted_zone_id)
+        .send()
+        .await
+        .unwrap();
+    let records = sets
+        .resource_record_sets()
+        .iter()
+        .filter(|s| s.name() == host)
+        .count();
+    let versions =
+        c.s3.list_object_versions()
+            .bucket(&cfg.media_bucket)
+            .prefix(media_prefix(&site.slug))
+            .send()
+            .await
+            .unwrap();
+    let media_versions = versions.versions().len() + versions.delete_markers().len();
+    let id = site.id.to_string();
+    let access_points = site_access_points(c, cfg, site.id).await.len();
+    let plans = c.backup.list_backup_plans().send().await.unwrap();
+    let name = backup_plan_name(site);
+    let backup_plans = plans
+        .backup_plans_list()
+        .iter()
+        .filter(|p| p.backup_plan_name() == Some(name.as_str()) && p.deletion_date().is_none())
+        .count();
+    let mut certificates = 0;
+    let certs = c.acm.list_certificates().send().await.unwrap();
+    for cert in certs.certificate_summary_list() {
+        let tags = c
+            .acm
+            .list_tags_for_certificate()
+            .certificate_arn(cert.certificate_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        if tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == SITE_TAG && t.value() == Some(id.as_str()))
+        {
+            certificates += 1;
+        }
+    }
+    Inventory {
+        distributions,
+        records,
+        media_versions,
+        access_points,
+        backup_plans,
+        certificates,
+    }
+}
+
+/// The EFS access points tagged with the site's id.
+pub async fn site_access_points(
+    c: &AwsClients,
+    cfg: &AwsConfig,
+    site_id: i64,
+) -> Vec<aws_sdk_efs::types::AccessPointDescription> {
+    let id = site_id.to_string();
+    let aps = c
+        .efs
+        .describe_access_points()
+        .file_system_id(&cfg.efs_id)
+        .send()
+        .await
+        .expect("list the access points");
+    aps.access_points()
+        .iter()
+        .filter(|ap| {
+            ap.tags()
+                .iter()
+                .any(|t| t.key() == SITE_TAG && t.value() == id)
+        })
+        .cloned()
+        .collect()
+}
+
+/// What the AWS shape makes for a live site without custom domains: one of each, two DNS
+/// records (A and AAAA), one media object version (the prefix's marker).
+pub const ONE_SITE: Inventory = Inventory {
+    distributions: 1,
+    records: 2,
+    media_versions: 1,
+    access_points: 1,
+    backup_plans: 1,
+    certificates: 0,
+};
+
 /// The test data plane's `dataplane.env` (paths of its nginx, php-fpm, shared core…).
 pub fn dataplane_env() -> HashMap<String, String> {
     read_env_file(&dataplane::state_dir().join("dataplane.env"))
@@ -382,6 +498,17 @@ fn mywp(config: &Path, args: &[&str]) -> Command {
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null());
     cmd
+}
+
+/// Runs `mywp --config FILE <args>` to the end: (success, stdout and stderr).
+pub fn run_mywp(config: &Path, args: &[&str]) -> (bool, String) {
+    let out = mywp(config, args).output().expect("run mywp");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 /// Starts `mywp serve --no-workers` on a free port: the process and the panel's URL.

@@ -16,18 +16,14 @@ use std::{
 use aws_sdk_route53::types::RrType;
 use mywp_jobs::{
     domain::{Email, Password, Role, SiteSlug, SiteStatus, SiteTitle},
-    drivers::{
-        aws::{
-            access_point_uid, aws_drivers, backup_plan_name, media_prefix, AwsClients, AwsConfig,
-            CdnDriver, SITE_TAG,
-        },
-        SiteSpec,
-    },
+    drivers::aws::{access_point_uid, aws_drivers, backup_plan_name, media_prefix, CdnDriver},
     pipeline::{Outcome, Pipeline, Settings, StepState},
     store::{NewSite, Store},
 };
 use mywp_tests::{
-    aws::{dataplane_env, infra, web_config, Agent},
+    aws::{
+        dataplane_env, infra, inventory, site_access_points, web_config, Agent, Inventory, ONE_SITE,
+    },
     dataplane::{self, leftovers_in, Leftovers},
     postgres::TestDatabase,
     unique, wait_for,
@@ -68,97 +64,6 @@ async fn serve(host: &str) -> Result<(u16, String), String> {
         .await
         .map_err(|e| e.to_string())?;
     Ok((res.status().as_u16(), res.text().await.unwrap_or_default()))
-}
-
-/// What moto holds of the site.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Inventory {
-    distributions: usize,
-    records: usize,
-    media_versions: usize,
-    access_points: usize,
-    backup_plans: usize,
-    certificates: usize,
-}
-
-async fn inventory(cfg: &AwsConfig, c: &AwsClients, site: &SiteSpec) -> Inventory {
-    let comment = CdnDriver::comment(site);
-    let dists = c.cloudfront.list_distributions().send().await.unwrap();
-    let distributions = dists
-        .distribution_list()
-        .map(|l| l.items().iter().filter(|d| d.comment() == comment).count())
-        .unwrap_or(0);
-    let host = format!("{}.", site.hostnames[0]);
-    let sets = c
-        .route53
-        .list_resource_record_sets()
-        .hosted_zone_id(&cfg.hosted_zone_id)
-        .send()
-        .await
-        .unwrap();
-    let records = sets
-        .resource_record_sets()
-        .iter()
-        .filter(|s| s.name() == host)
-        .count();
-    let versions =
-        c.s3.list_object_versions()
-            .bucket(&cfg.media_bucket)
-            .prefix(media_prefix(&site.slug))
-            .send()
-            .await
-            .unwrap();
-    let media_versions = versions.versions().len() + versions.delete_markers().len();
-    let id = site.id.to_string();
-    let aps = c
-        .efs
-        .describe_access_points()
-        .file_system_id(&cfg.efs_id)
-        .send()
-        .await
-        .unwrap();
-    let access_points = aps
-        .access_points()
-        .iter()
-        .filter(|ap| {
-            ap.tags()
-                .iter()
-                .any(|t| t.key() == SITE_TAG && t.value() == id)
-        })
-        .count();
-    let plans = c.backup.list_backup_plans().send().await.unwrap();
-    let name = backup_plan_name(site);
-    let backup_plans = plans
-        .backup_plans_list()
-        .iter()
-        .filter(|p| p.backup_plan_name() == Some(name.as_str()) && p.deletion_date().is_none())
-        .count();
-    let mut certificates = 0;
-    let certs = c.acm.list_certificates().send().await.unwrap();
-    for cert in certs.certificate_summary_list() {
-        let tags = c
-            .acm
-            .list_tags_for_certificate()
-            .certificate_arn(cert.certificate_arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        if tags
-            .tags()
-            .iter()
-            .any(|t| t.key() == SITE_TAG && t.value() == Some(id.as_str()))
-        {
-            certificates += 1;
-        }
-    }
-    Inventory {
-        distributions,
-        records,
-        media_versions,
-        access_points,
-        backup_plans,
-        certificates,
-    }
 }
 
 async fn new_site(store: &Store, slug: &str, title: &str) -> i64 {
@@ -301,22 +206,8 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     );
 
     // EFS: the site's access point, its own owner, rooted at its directory.
-    let aps = clients
-        .efs
-        .describe_access_points()
-        .file_system_id(&cfg.efs_id)
-        .send()
-        .await
-        .unwrap();
-    let ap = aps
-        .access_points()
-        .iter()
-        .find(|ap| {
-            ap.tags()
-                .iter()
-                .any(|t| t.key() == SITE_TAG && t.value() == site_id.to_string())
-        })
-        .expect("the site's access point");
+    let aps = site_access_points(&clients, &cfg, site_id).await;
+    let ap = aps.first().expect("the site's access point");
     assert_eq!(
         ap.root_directory().and_then(|r| r.path()),
         Some(format!("/sites/{slug}").as_str())
@@ -372,17 +263,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     }
     let again = inventory(&cfg, &clients, &spec).await;
     assert_eq!(again, before);
-    assert_eq!(
-        before,
-        Inventory {
-            distributions: 1,
-            records: 2,
-            media_versions: 1,
-            access_points: 1,
-            backup_plans: 1,
-            certificates: 0,
-        }
-    );
+    assert_eq!(before, ONE_SITE);
 
     // Media of the site, in two versions, and another site's object next to it.
     for body in ["v1", "v2"] {

@@ -7,13 +7,12 @@
 
 use std::time::Duration;
 
-use mywp_jobs::{
-    drivers::aws::{backup_plan_name, SITE_TAG},
-    pipeline::StepState,
-    store::Store,
-};
+use mywp_jobs::{drivers::SiteSpec, pipeline::StepState, store::Store};
 use mywp_tests::{
-    aws::{infra, panel_vars, spawn_panel, spawn_worker, write_config, Agent},
+    aws::{
+        infra, inventory, panel_vars, spawn_panel, spawn_worker, write_config, Agent, Inventory,
+        ONE_SITE,
+    },
     postgres::TestDatabase,
     unique, Customer,
 };
@@ -59,57 +58,26 @@ async fn two_workers_on_one_postgres_run_each_step_once() {
     }
 
     let store = Store::open(&db.url).await.unwrap();
-    let c = &infra.clients;
-    let dists = c.cloudfront.list_distributions().send().await.unwrap();
-    let plans = c.backup.list_backup_plans().send().await.unwrap();
-    let aps = c
-        .efs
-        .describe_access_points()
-        .file_system_id(&infra.cfg.efs_id)
-        .send()
-        .await
-        .unwrap();
+    let mut specs = Vec::new();
     for slug in &slugs {
         let site = store.site_by_slug(slug).await.unwrap().expect("the site");
         for step in store.steps(site.id).await.unwrap() {
             assert_eq!(step.state, StepState::Done, "{slug}: {step:?}");
             assert_eq!(step.attempts, 1, "{slug}: {:?} ran once", step.step);
         }
-        let spec_comment = format!("MyWP site {slug} #{}", site.id);
-        let count = dists
-            .distribution_list()
-            .map(|l| {
-                l.items()
-                    .iter()
-                    .filter(|d| d.comment() == spec_comment)
-                    .count()
-            })
-            .unwrap_or(0);
-        assert_eq!(count, 1, "one distribution for {slug}");
-        let plan = backup_plan_name(&mywp_jobs::drivers::SiteSpec {
+        let spec = SiteSpec {
             id: site.id,
             slug: slug.clone(),
-            title: String::new(),
-            owner_email: String::new(),
-            hostnames: vec![],
-        });
-        let count = plans
-            .backup_plans_list()
-            .iter()
-            .filter(|p| p.backup_plan_name() == Some(plan.as_str()))
-            .count();
-        assert_eq!(count, 1, "one backup plan for {slug}");
-        let id = site.id.to_string();
-        let count = aps
-            .access_points()
-            .iter()
-            .filter(|ap| {
-                ap.tags()
-                    .iter()
-                    .any(|t| t.key() == SITE_TAG && t.value() == id)
-            })
-            .count();
-        assert_eq!(count, 1, "one access point for {slug}");
+            title: site.title.clone(),
+            owner_email: email.clone(),
+            hostnames: vec![format!("{slug}.{}", infra.cfg.platform_domain)],
+        };
+        assert_eq!(
+            inventory(&infra.cfg, &infra.clients, &spec).await,
+            ONE_SITE,
+            "one of each resource for {slug}"
+        );
+        specs.push(spec);
     }
 
     for slug in &slugs {
@@ -121,21 +89,14 @@ async fn two_workers_on_one_postgres_run_each_step_once() {
     for slug in &slugs {
         customer.wait_gone(slug, Duration::from_secs(180)).await;
     }
-    let dists = c.cloudfront.list_distributions().send().await.unwrap();
-    let left = dists
-        .distribution_list()
-        .map(|l| {
-            l.items()
-                .iter()
-                .filter(|d| {
-                    slugs
-                        .iter()
-                        .any(|s| d.comment().contains(&format!(" {s} #")))
-                })
-                .count()
-        })
-        .unwrap_or(0);
-    assert_eq!(left, 0, "no distribution of these sites is left");
+    for spec in &specs {
+        assert_eq!(
+            inventory(&infra.cfg, &infra.clients, spec).await,
+            Inventory::default(),
+            "nothing of {} is left in AWS",
+            spec.slug
+        );
+    }
     let _ = std::fs::remove_dir_all(&infra.cfg.efs_mount);
     db.drop_database().await;
 }

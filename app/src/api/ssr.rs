@@ -16,6 +16,14 @@ use crate::error::AppError;
 /// Makes a one-time link that logs the owner into their site's wp-admin.
 pub type LoginLinks = Arc<dyn Fn(&SiteSpec) -> Option<String> + Send + Sync>;
 
+/// A read of the web fleet; an error says why it failed.
+pub type FleetFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<crate::api::types::FleetNode>, String>> + Send>,
+>;
+
+/// Reads the web fleet (the AWS shape's Auto Scaling group).
+pub type FleetSource = Arc<dyn Fn() -> FleetFuture + Send + Sync>;
+
 /// What every server function may use. Provided as context by the server.
 #[derive(Clone)]
 pub struct AppState {
@@ -30,6 +38,8 @@ pub struct AppState {
     /// Whether the panel is reached over https (cookies then get `Secure`).
     pub secure_cookies: bool,
     pub login_links: Option<LoginLinks>,
+    /// The web fleet, in the AWS shape.
+    pub fleet: Option<FleetSource>,
 }
 
 impl AppState {
@@ -63,6 +73,16 @@ pub fn state() -> Result<AppState, AppError> {
 
 fn parts() -> Option<Parts> {
     use_context::<Parts>()
+}
+
+/// The signed-in staff account: `Unauthorized` when signed out, `Forbidden` for customers.
+pub fn require_staff() -> Result<Account, AppError> {
+    let user = require_user()?;
+    if user.role == mywp_jobs::domain::Role::Staff {
+        Ok(user)
+    } else {
+        Err(fail(AppError::Forbidden))
+    }
 }
 
 /// The signed-in account, or `Unauthorized`.

@@ -8,6 +8,39 @@ pub struct Viewer {
     pub staff: bool,
 }
 
+/// One web node, as staff see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetNode {
+    pub instance_id: String,
+    pub availability_zone: String,
+    /// The Auto Scaling group's lifecycle state: `InService`, `Pending`…
+    pub lifecycle_state: String,
+    /// The group's health: `Healthy` or `Unhealthy`.
+    pub health_status: String,
+    /// EC2's state: `running`, `stopped`…
+    pub state: String,
+    pub instance_type: String,
+    pub private_ip: Option<String>,
+    /// EC2's status checks: `ok`, `impaired`, `initializing` or `unknown`.
+    pub status_checks: String,
+}
+
+impl FleetNode {
+    /// In service, healthy and running.
+    pub fn healthy(&self) -> bool {
+        self.lifecycle_state == "InService"
+            && self.health_status == "Healthy"
+            && self.state == "running"
+    }
+}
+
+/// The web fleet: `shape` is `aws` or `single-host` (no fleet: this host serves).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fleet {
+    pub shape: String,
+    pub nodes: Vec<FleetNode>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteSummary {
     pub slug: String,

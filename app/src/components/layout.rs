@@ -23,6 +23,7 @@ pub fn Header() -> impl IntoView {
                         match who.await {
                             Ok(Some(me)) => view! {
                                 <A href="/sites">"Sites"</A>
+                                {me.staff.then(|| view! { <A href="/staff/fleet">"Fleet"</A> })}
                                 <span class="who">{me.email}</span>
                                 <ActionForm action=logout attr:class="inline">
                                     <button type="submit" class="link">"Log out"</button>

@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod auth;
+pub mod fleet;
 pub mod home;
 pub mod new_site;
 pub mod site;
