@@ -292,7 +292,7 @@ async fn web_fleet(clients: &AwsClients, tag: &str) -> (String, String, Vec<Stri
 pub struct Inventory {
     pub distributions: usize,
     pub records: usize,
-    pub media_versions: usize,
+    pub media_objects: usize,
     pub access_points: usize,
     pub backup_plans: usize,
     pub certificates: usize,
@@ -325,7 +325,15 @@ pub async fn inventory(cfg: &AwsConfig, c: &AwsClients, site: &SiteSpec) -> Inve
             .send()
             .await
             .unwrap();
-    let media_versions = versions.versions().len() + versions.delete_markers().len();
+    // Distinct keys among every version and delete marker: a retried write adds a version
+    // of the same object, not a second object; after removal no version may be left.
+    let media_objects = versions
+        .versions()
+        .iter()
+        .filter_map(|v| v.key())
+        .chain(versions.delete_markers().iter().filter_map(|m| m.key()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let id = site.id.to_string();
     let access_points = site_access_points(c, cfg, site.id).await.len();
     let plans = c.backup.list_backup_plans().send().await.unwrap();
@@ -356,7 +364,7 @@ pub async fn inventory(cfg: &AwsConfig, c: &AwsClients, site: &SiteSpec) -> Inve
     Inventory {
         distributions,
         records,
-        media_versions,
+        media_objects,
         access_points,
         backup_plans,
         certificates,
@@ -389,11 +397,11 @@ pub async fn site_access_points(
 }
 
 /// What the AWS shape makes for a live site without custom domains: one of each, two DNS
-/// records (A and AAAA), one media object version (the prefix's marker).
+/// records (A and AAAA), one media object (the prefix's marker).
 pub const ONE_SITE: Inventory = Inventory {
     distributions: 1,
     records: 2,
-    media_versions: 1,
+    media_objects: 1,
     access_points: 1,
     backup_plans: 1,
     certificates: 0,

@@ -9,6 +9,8 @@ pub mod aws;
 pub mod browser;
 pub mod customer;
 pub mod dataplane;
+#[cfg(feature = "aws")]
+pub mod faults;
 pub mod postgres;
 
 use std::{

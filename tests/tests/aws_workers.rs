@@ -20,7 +20,7 @@ use mywp_tests::{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_on_one_postgres_run_each_step_once() {
     let infra = infra(false).await;
-    let _agent = Agent::start(&infra.cfg);
+    let agent = Agent::start(&infra.cfg);
     let db = TestDatabase::create("aws_workers").await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &panel_vars(&infra, &db.url));
@@ -97,6 +97,7 @@ async fn two_workers_on_one_postgres_run_each_step_once() {
             spec.slug
         );
     }
+    drop(agent);
     let _ = std::fs::remove_dir_all(&infra.cfg.efs_mount);
     db.drop_database().await;
 }

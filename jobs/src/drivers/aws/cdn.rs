@@ -154,12 +154,21 @@ impl CdnDriver {
                     .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
                     .build()
                     .map_err(StepError::permanent)?;
-                let out = cf
+                let out = match cf
                     .create_origin_access_control()
                     .origin_access_control_config(config)
                     .send()
                     .await
-                    .map_err(|e| step_error("create the media origin access control", e))?;
+                {
+                    Ok(out) => out,
+                    // Made by a try whose answer was lost, or by another worker: look again.
+                    Err(e) if e.code() == Some("OriginAccessControlAlreadyExists") => {
+                        return Err(StepError::transient(
+                            "the media origin access control was just made: looking again",
+                        ))
+                    }
+                    Err(e) => return Err(step_error("create the media origin access control", e)),
+                };
                 out.origin_access_control()
                     .map(|o| o.id().to_string())
                     .ok_or_else(|| StepError::transient("CloudFront returned no access control"))

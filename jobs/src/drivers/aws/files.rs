@@ -84,7 +84,9 @@ impl EfsFilesDriver {
 
     async fn ensure_access_point(&self, site: &SiteSpec) -> Result<String, StepError> {
         if let Some(ap) = self.access_points(site).await?.first() {
-            return Ok(ap.access_point_id().unwrap_or_default().to_string());
+            let id = ap.access_point_id().unwrap_or_default().to_string();
+            self.delete_all_but(site, &id).await?;
+            return Ok(id);
         }
         let uid = access_point_uid(site.id);
         let tag = |k: &str, v: &str| {
@@ -125,7 +127,13 @@ impl EfsFilesDriver {
             .send()
             .await;
         match out {
-            Ok(out) => Ok(out.access_point_id().unwrap_or_default().to_string()),
+            Ok(out) => {
+                // EFS is idempotent on the client token, but a service that is not (or a
+                // retry after a lost answer there) can leave a second one: keep this one.
+                let id = out.access_point_id().unwrap_or_default().to_string();
+                self.delete_all_but(site, &id).await?;
+                Ok(id)
+            }
             // The same client token: a create whose answer was lost. Adopt it.
             Err(e) if e.code() == Some("AccessPointAlreadyExists") => self
                 .access_points(site)
@@ -140,6 +148,32 @@ impl EfsFilesDriver {
                 ),
                 e,
             )),
+        }
+    }
+
+    /// Deletes the site's access points other than `keep`.
+    async fn delete_all_but(&self, site: &SiteSpec, keep: &str) -> Result<(), StepError> {
+        for ap in self.access_points(site).await? {
+            match ap.access_point_id() {
+                Some(id) if id != keep => self.delete_access_point(id).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_access_point(&self, id: &str) -> Result<(), StepError> {
+        match self
+            .clients
+            .efs
+            .delete_access_point()
+            .access_point_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("AccessPointNotFound") => Ok(()),
+            Err(e) => Err(step_error(&format!("delete access point {id}"), e)),
         }
     }
 
@@ -180,20 +214,8 @@ impl EfsFilesDriver {
             });
         }
         for ap in self.access_points(site).await? {
-            let Some(id) = ap.access_point_id() else {
-                continue;
-            };
-            match self
-                .clients
-                .efs
-                .delete_access_point()
-                .access_point_id(id)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if e.code() == Some("AccessPointNotFound") => {}
-                Err(e) => return Err(step_error(&format!("delete access point {id}"), e)),
+            if let Some(id) = ap.access_point_id() {
+                self.delete_access_point(id).await?;
             }
         }
         Ok(Removed::Gone)

@@ -1,0 +1,151 @@
+//! The AWS shape under transient faults: the drivers talk to moto through a proxy that
+//! throttles, answers 503 and drops connections — before the request reaches moto, and
+//! after moto did the work but before its answer arrived. Every site still converges to
+//! live, with exactly one of each resource, and deleting them still leaves nothing.
+
+#![cfg(feature = "aws")]
+
+use std::{sync::Arc, time::Duration};
+
+use mywp_jobs::{
+    domain::{Email, Password, Role, SiteSlug, SiteStatus, SiteTitle},
+    drivers::aws::{aws_drivers, AwsClients},
+    pipeline::{Outcome, Pipeline, Settings},
+    store::{NewSite, Store},
+};
+use mywp_tests::{
+    aws::{infra, inventory, web_config, Agent, Inventory, ONE_SITE},
+    faults::{Fault, FaultyProxy},
+    postgres::TestDatabase,
+    unique,
+};
+
+/// Runs a site's pipeline as its jobs would, following its schedule, until it settles.
+async fn drive(pipeline: &Arc<Pipeline>, site_id: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let wait = match pipeline.run(site_id).await.expect("the pipeline runs") {
+            Outcome::Settled => return,
+            Outcome::Again(d) | Outcome::Busy(d) => d,
+        };
+        assert!(
+            std::time::Instant::now() + wait < deadline,
+            "site {site_id} did not settle; steps: {:?}",
+            pipeline.store().steps(site_id).await.unwrap()
+        );
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sites_converge_through_throttling_errors_and_dropped_connections() {
+    let infra = infra(false).await;
+    let agent = Agent::start(&infra.cfg);
+    let web = web_config(&infra);
+    let proxy = FaultyProxy::start(infra.var("MYWP_AWS_ENDPOINT_URL")).await;
+    let mut faulty = infra.cfg.clone();
+    faulty.endpoint_url = Some(proxy.url.clone());
+    let faulty = Arc::new(faulty);
+    let clients = AwsClients::new(&faulty).await;
+
+    let db = TestDatabase::create("aws_faults").await;
+    let store = Store::open(&db.url).await.unwrap();
+    let email = Email::parse(&format!("{}@example.com", unique("f"))).unwrap();
+    let hash = Password::parse_new("correct horse battery", &email)
+        .unwrap()
+        .hash();
+    let owner = store
+        .create_account(&email, &hash, Role::Customer)
+        .await
+        .unwrap();
+    let settings = Settings {
+        platform_domain: faulty.platform_domain.clone(),
+        backoff: Duration::from_millis(50),
+        max_attempts: 8,
+        ..Settings::default()
+    };
+    let pipeline = Arc::new(Pipeline::new(
+        store.clone(),
+        aws_drivers(Arc::clone(&faulty), clients, web),
+        settings,
+        unique("faulty-worker"),
+    ));
+
+    let mut sites = Vec::new();
+    for _ in 0..3 {
+        let slug = unique("f");
+        let site = store
+            .create_site(NewSite {
+                slug: &SiteSlug::parse(&slug).unwrap(),
+                title: &SiteTitle::parse(&format!("Faulty {slug}")).unwrap(),
+                owner_id: owner.id,
+            })
+            .await
+            .unwrap();
+        sites.push(site.id);
+    }
+    futures::future::join_all(sites.iter().map(|id| drive(&pipeline, *id))).await;
+
+    for id in &sites {
+        let row = store.site(*id).await.unwrap().unwrap();
+        assert_eq!(
+            row.status,
+            SiteStatus::Live,
+            "{row:?}: {:?}",
+            store.steps(*id).await.unwrap()
+        );
+        let spec = pipeline.spec(&row);
+        assert_eq!(
+            inventory(&infra.cfg, &infra.clients, &spec).await,
+            ONE_SITE,
+            "exactly one of each resource for {}",
+            spec.slug
+        );
+    }
+    for fault in [
+        Fault::Throttled,
+        Fault::TooManyRequests,
+        Fault::Unavailable,
+        Fault::DroppedBefore,
+        Fault::DroppedAfter,
+    ] {
+        assert!(
+            proxy.injected(fault) >= 3,
+            "{fault:?} was injected {} times in {} requests",
+            proxy.injected(fault),
+            proxy.requests()
+        );
+    }
+
+    let mut specs = Vec::new();
+    for id in &sites {
+        specs.push(pipeline.spec(&store.site(*id).await.unwrap().unwrap()));
+        assert!(store.request_delete(*id).await.unwrap());
+    }
+    futures::future::join_all(sites.iter().map(|id| drive(&pipeline, *id))).await;
+    for spec in &specs {
+        assert!(
+            store.site(spec.id).await.unwrap().is_none(),
+            "{} is gone",
+            spec.slug
+        );
+        assert_eq!(
+            inventory(&infra.cfg, &infra.clients, spec).await,
+            Inventory::default(),
+            "nothing of {} is left",
+            spec.slug
+        );
+    }
+    eprintln!(
+        "fault proxy: {} requests, {} throttled, {} 429, {} 503, {} dropped before, {} dropped after",
+        proxy.requests(),
+        proxy.injected(Fault::Throttled),
+        proxy.injected(Fault::TooManyRequests),
+        proxy.injected(Fault::Unavailable),
+        proxy.injected(Fault::DroppedBefore),
+        proxy.injected(Fault::DroppedAfter)
+    );
+    drop(agent);
+    let _ = std::fs::remove_dir_all(&infra.cfg.efs_mount);
+    db.drop_database().await;
+}
