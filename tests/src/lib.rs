@@ -9,6 +9,7 @@ pub mod aws;
 pub mod browser;
 pub mod customer;
 pub mod dataplane;
+pub mod direct;
 #[cfg(feature = "aws")]
 pub mod faults;
 pub mod postgres;

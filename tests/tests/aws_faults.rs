@@ -8,34 +8,18 @@
 use std::{sync::Arc, time::Duration};
 
 use mywp_jobs::{
-    domain::{Email, Password, Role, SiteSlug, SiteStatus, SiteTitle},
+    domain::SiteStatus,
     drivers::aws::{aws_drivers, AwsClients},
-    pipeline::{Outcome, Pipeline, Settings},
-    store::{NewSite, Store},
+    pipeline::{Pipeline, Settings},
+    store::Store,
 };
 use mywp_tests::{
     aws::{infra, inventory, web_config, Agent, Inventory, ONE_SITE},
+    direct,
     faults::{Fault, FaultyProxy},
     postgres::TestDatabase,
     unique,
 };
-
-/// Runs a site's pipeline as its jobs would, following its schedule, until it settles.
-async fn drive(pipeline: &Arc<Pipeline>, site_id: i64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(300);
-    loop {
-        let wait = match pipeline.run(site_id).await.expect("the pipeline runs") {
-            Outcome::Settled => return,
-            Outcome::Again(d) | Outcome::Busy(d) => d,
-        };
-        assert!(
-            std::time::Instant::now() + wait < deadline,
-            "site {site_id} did not settle; steps: {:?}",
-            pipeline.store().steps(site_id).await.unwrap()
-        );
-        tokio::time::sleep(wait).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sites_converge_through_throttling_errors_and_dropped_connections() {
@@ -50,14 +34,7 @@ async fn sites_converge_through_throttling_errors_and_dropped_connections() {
 
     let db = TestDatabase::create("aws_faults").await;
     let store = Store::open(&db.url).await.unwrap();
-    let email = Email::parse(&format!("{}@example.com", unique("f"))).unwrap();
-    let hash = Password::parse_new("correct horse battery", &email)
-        .unwrap()
-        .hash();
-    let owner = store
-        .create_account(&email, &hash, Role::Customer)
-        .await
-        .unwrap();
+    let owner = direct::customer(&store).await;
     let settings = Settings {
         platform_domain: faulty.platform_domain.clone(),
         backoff: Duration::from_millis(50),
@@ -74,17 +51,15 @@ async fn sites_converge_through_throttling_errors_and_dropped_connections() {
     let mut sites = Vec::new();
     for _ in 0..3 {
         let slug = unique("f");
-        let site = store
-            .create_site(NewSite {
-                slug: &SiteSlug::parse(&slug).unwrap(),
-                title: &SiteTitle::parse(&format!("Faulty {slug}")).unwrap(),
-                owner_id: owner.id,
-            })
-            .await
-            .unwrap();
-        sites.push(site.id);
+        let site = direct::site(&store, owner, &slug, &format!("Faulty {slug}")).await;
+        sites.push(site);
     }
-    futures::future::join_all(sites.iter().map(|id| drive(&pipeline, *id))).await;
+    futures::future::join_all(
+        sites
+            .iter()
+            .map(|id| direct::drive(&pipeline, *id, Duration::from_secs(300))),
+    )
+    .await;
 
     for id in &sites {
         let row = store.site(*id).await.unwrap().unwrap();
@@ -122,7 +97,12 @@ async fn sites_converge_through_throttling_errors_and_dropped_connections() {
         specs.push(pipeline.spec(&store.site(*id).await.unwrap().unwrap()));
         assert!(store.request_delete(*id).await.unwrap());
     }
-    futures::future::join_all(sites.iter().map(|id| drive(&pipeline, *id))).await;
+    futures::future::join_all(
+        sites
+            .iter()
+            .map(|id| direct::drive(&pipeline, *id, Duration::from_secs(300))),
+    )
+    .await;
     for spec in &specs {
         assert!(
             store.site(spec.id).await.unwrap().is_none(),

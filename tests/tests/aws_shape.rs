@@ -7,46 +7,24 @@
 
 #![cfg(feature = "aws")]
 
-use std::{
-    path::PathBuf,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use aws_sdk_route53::types::RrType;
 use mywp_jobs::{
-    domain::{Email, Password, Role, SiteSlug, SiteStatus, SiteTitle},
+    domain::SiteStatus,
     drivers::aws::{access_point_uid, aws_drivers, backup_plan_name, media_prefix, CdnDriver},
-    pipeline::{Outcome, Pipeline, Settings, StepState},
-    store::{NewSite, Store},
+    pipeline::{Pipeline, Settings, StepState},
+    store::Store,
 };
 use mywp_tests::{
     aws::{
         dataplane_env, infra, inventory, site_access_points, web_config, Agent, Inventory, ONE_SITE,
     },
     dataplane::{self, leftovers_in, Leftovers},
+    direct,
     postgres::TestDatabase,
     unique, wait_for,
 };
-
-/// Runs the site's pipeline as its jobs would, following its own schedule, until it
-/// settles (bounded).
-async fn drive(pipeline: &Arc<Pipeline>, site_id: i64, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let outcome = pipeline.run(site_id).await.expect("the pipeline runs");
-        let wait = match outcome {
-            Outcome::Settled => return,
-            Outcome::Again(d) | Outcome::Busy(d) => d,
-        };
-        assert!(
-            Instant::now() + wait < deadline,
-            "the pipeline did not settle within {timeout:?}; steps: {:?}",
-            pipeline.store().steps(site_id).await.unwrap()
-        );
-        tokio::time::sleep(wait).await;
-    }
-}
 
 /// GET `/` of `host` from the test nginx, as CloudFront would ask the load balancer.
 async fn serve(host: &str) -> Result<(u16, String), String> {
@@ -66,26 +44,6 @@ async fn serve(host: &str) -> Result<(u16, String), String> {
     Ok((res.status().as_u16(), res.text().await.unwrap_or_default()))
 }
 
-async fn new_site(store: &Store, slug: &str, title: &str) -> i64 {
-    let email = Email::parse(&format!("{slug}@example.com")).unwrap();
-    let hash = Password::parse_new("correct horse battery", &email)
-        .unwrap()
-        .hash();
-    let owner = store
-        .create_account(&email, &hash, Role::Customer)
-        .await
-        .unwrap();
-    store
-        .create_site(NewSite {
-            slug: &SiteSlug::parse(slug).unwrap(),
-            title: &SiteTitle::parse(title).unwrap(),
-            owner_id: owner.id,
-        })
-        .await
-        .unwrap()
-        .id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     let infra = infra(false).await;
@@ -99,7 +57,8 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     let store = Store::open(&db.url).await.unwrap();
     let slug = unique("aws");
     let title = format!("Cloud Blog {slug}");
-    let site_id = new_site(&store, &slug, &title).await;
+    let owner = direct::customer(&store).await;
+    let site_id = direct::site(&store, owner, &slug, &title).await;
     let drivers = aws_drivers(Arc::new(cfg.clone()), clients.clone(), web.clone());
     let settings = Settings {
         platform_domain: cfg.platform_domain.clone(),
@@ -113,7 +72,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         unique("aws-worker"),
     ));
 
-    drive(&pipeline, site_id, Duration::from_secs(240)).await;
+    direct::drive(&pipeline, site_id, Duration::from_secs(240)).await;
     let row = store.site(site_id).await.unwrap().unwrap();
     let steps = store.steps(site_id).await.unwrap();
     assert_eq!(row.status, SiteStatus::Live, "{row:?} {steps:?}");
@@ -289,7 +248,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         .unwrap();
 
     assert!(store.request_delete(site_id).await.unwrap());
-    drive(&pipeline, site_id, Duration::from_secs(240)).await;
+    direct::drive(&pipeline, site_id, Duration::from_secs(240)).await;
     assert!(
         store.site(site_id).await.unwrap().is_none(),
         "the site is forgotten"
