@@ -21,7 +21,7 @@ bundle:
 	scripts/build-bundle.sh
 
 release:
-	cargo build --locked --release -p mywp
+	cargo build --locked --release -p mywp --features aws
 
 bench:
 	scripts/bench.sh
