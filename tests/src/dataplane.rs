@@ -95,6 +95,31 @@ pub fn site_client(slug: &str) -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// Waits (bounded) until the site's hostname answers 200 with `title` in its `<title>`.
+/// Each answer that is not that is printed: once in ~10 CI runs a page without the title
+/// was seen right after a site went live while concurrent tests reloaded nginx (not yet
+/// explained; see docs/architecture.md, known gaps).
+pub async fn wait_for_title(slug: &str, title: &str) {
+    let want = format!("<title>{title}");
+    crate::wait_for(
+        &format!("{slug} to serve its title"),
+        std::time::Duration::from_secs(20),
+        || async {
+            let (status, body) = get_site_page(slug).await;
+            if status == 200 && body.contains(&want) {
+                return Ok(());
+            }
+            let seen: String = body[body.find("<title").unwrap_or(0)..]
+                .chars()
+                .take(200)
+                .collect();
+            eprintln!("{slug}: HTTP {status}, {} bytes, {seen:?}", body.len());
+            Err(format!("HTTP {status}: {seen}"))
+        },
+    )
+    .await
+}
+
 /// GETs `/` from the site's hostname on the data plane's nginx: (status, body).
 pub async fn get_site_page(slug: &str) -> (u16, String) {
     let res = site_client(slug)

@@ -8,7 +8,7 @@ use std::{
 
 use mywp_jobs::pipeline::{StepKind, StepState};
 use mywp_tests::{
-    dataplane::{get_site_page, leftovers, Leftovers},
+    dataplane::{leftovers, wait_for_title, Leftovers},
     mywp_bin, unique, Customer, TestApp,
 };
 use tokio::process::{Child, Command};
@@ -95,12 +95,7 @@ async fn provision_with_a_kill(
         Leftovers::ONE,
         "killed at '{what}': exactly one of each"
     );
-    let (status, body) = get_site_page(&slug).await;
-    assert_eq!(status, 200, "killed at '{what}'");
-    assert!(
-        body.contains(&format!("<title>{title}")),
-        "killed at '{what}'"
-    );
+    wait_for_title(&slug, &title).await;
 
     // Deleting, killed mid-way too.
     ann.call("delete_site", &[("slug", &slug), ("confirm", &slug)])

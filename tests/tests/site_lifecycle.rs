@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use mywp_tests::{
-    dataplane::{get_site_page, leftovers, site_client, Leftovers},
+    dataplane::{get_site_page, leftovers, site_client, wait_for_title, Leftovers},
     unique, TestApp,
 };
 
@@ -30,12 +30,7 @@ async fn sign_up_create_live_delete_gone() {
         assert_eq!(state(absent), "unavailable", "{absent}: {detail}");
     }
 
-    let (status, body) = get_site_page(&slug).await;
-    assert_eq!(status, 200);
-    assert!(
-        body.contains(&format!("<title>{title}")),
-        "the title is on the page"
-    );
+    wait_for_title(&slug, &title).await;
     assert_eq!(leftovers(&slug).await, Leftovers::ONE);
 
     // The list shows it.
@@ -118,9 +113,7 @@ async fn postgres_control_plane_and_queue_provision_a_site() {
         database["attempts"], 1,
         "the database step ran once: {detail}"
     );
-    let (status, body) = get_site_page(&slug).await;
-    assert_eq!(status, 200);
-    assert!(body.contains(&format!("<title>{title}")));
+    wait_for_title(&slug, &title).await;
 
     ann.call("delete_site", &[("slug", &slug), ("confirm", &slug)])
         .await;
