@@ -9,28 +9,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_VERSION=5.2.5
-venv="${MYWP_VENV:-$HOME/.cache/mywp-venv}"
+# shellcheck source=scripts/venv.sh
+. scripts/venv.sh
 state="${MYWP_STATE_DIR:-$PWD/var/test}"
 port="${MYWP_TEST_AWS_PORT:-5000}"
 pidfile="$state/moto.pid"
 
 say() { printf 'moto: %s\n' "$*" >&2; }
 
-installed_version() {
-  "$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null || true
-}
-
 install() {
-  [ "$(installed_version)" = "$MOTO_VERSION" ] && [ -x "$venv/bin/moto_server" ] && return 0
-  # Debian 12 ships python3 without ensurepip: venvs need python3-venv.
-  if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
-    say "installing python3 and python3-venv"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
-  fi
-  say "installing moto[server]==$MOTO_VERSION into $venv (once, about a minute)"
-  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  venv_install moto "moto[server]" "$MOTO_VERSION" moto_server
 }
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
