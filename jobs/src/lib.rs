@@ -8,4 +8,5 @@ pub mod drivers;
 pub mod pipeline;
 pub mod queue;
 pub mod secrets;
+pub mod snapshots;
 pub mod store;

@@ -180,13 +180,24 @@ async fn run_site(job: RunSite, ctx: Data<Arc<WorkerCtx>>) -> Result<(), BoxDynE
 }
 
 /// At start, hands out every site with work left (a site whose lease is still held by a
-/// killed worker comes back when the lease ends); then every 15 seconds, the sites with work
-/// left and no live lease.
+/// killed worker comes back when the lease ends); then every 15 seconds, asks for the
+/// scheduled snapshots that are due and hands out the sites with work left and no live lease.
 async fn sweep(queue: JobQueue, pipeline: Arc<Pipeline>) {
     let mut tick = tokio::time::interval(Duration::from_secs(15));
     let mut first = true;
     loop {
         tick.tick().await;
+        if let Some(every) = pipeline.settings().snapshot_every {
+            // A failed scheduled snapshot is tried again within the hour.
+            let retry_after = every.min(Duration::from_secs(3600));
+            if let Err(e) = pipeline
+                .store()
+                .schedule_due_snapshots(every, retry_after)
+                .await
+            {
+                tracing::warn!(error = %e, "sweep could not schedule snapshots");
+            }
+        }
         let sites = pipeline
             .store()
             .unsettled_sites(!std::mem::take(&mut first))

@@ -78,6 +78,21 @@ pub struct Config {
     /// Seconds a worker's hold on a site lasts unless renewed.
     #[arg(long, env = "MYWP_LEASE_SECONDS", default_value_t = 15, global = true)]
     pub lease_seconds: u64,
+
+    /// Hours between a live site's scheduled snapshots (its database and files); 0 turns
+    /// the schedule off (snapshots on request still work).
+    #[arg(
+        long,
+        env = "MYWP_SNAPSHOT_EVERY_HOURS",
+        default_value_t = 24,
+        global = true
+    )]
+    pub snapshot_every_hours: u64,
+
+    /// How many scheduled snapshots each site keeps (older ones are deleted).
+    #[arg(long, env = "MYWP_SNAPSHOT_KEEP", default_value_t = 14, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub snapshot_keep: u64,
 }
 
 /// Shows everything but the database URL's password.
@@ -97,6 +112,8 @@ impl std::fmt::Debug for Config {
             .field("worker_concurrency", &self.worker_concurrency)
             .field("worker_name", &self.worker_name)
             .field("lease_seconds", &self.lease_seconds)
+            .field("snapshot_every_hours", &self.snapshot_every_hours)
+            .field("snapshot_keep", &self.snapshot_keep)
             .finish()
     }
 }
@@ -206,6 +223,8 @@ mod tests {
             worker_concurrency: 8,
             worker_name: None,
             lease_seconds: 15,
+            snapshot_every_hours: 24,
+            snapshot_keep: 14,
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cret"), "{shown}");

@@ -17,6 +17,7 @@ use mywp_app::api::ssr::{AppState, LoginLinks};
 use mywp_jobs::{
     pipeline::{Pipeline, Settings},
     queue::JobQueue,
+    store::Retention,
     store::Store,
 };
 use tokio::net::TcpListener;
@@ -33,6 +34,8 @@ pub struct ControlPlane {
     pub sites_port: u16,
     pub sites_https: bool,
     pub fleet: Option<mywp_app::api::ssr::FleetSource>,
+    /// How snapshots are scheduled and kept, in words; `None`: no snapshots here.
+    pub snapshot_policy: Option<String>,
     /// This process's name in the queue and on the sites it leases.
     pub worker_name: String,
 }
@@ -51,8 +54,19 @@ impl ControlPlane {
         let settings = Settings {
             platform_domain: config.platform_domain.clone(),
             lease_ttl: Duration::from_secs(config.lease_seconds.max(3)),
+            snapshot_every: (config.snapshot_every_hours > 0)
+                .then(|| Duration::from_secs(config.snapshot_every_hours * 3600)),
+            retention: Retention {
+                scheduled: config.snapshot_keep as usize,
+                ..Retention::default()
+            },
             ..Settings::default()
         };
+        let snapshot_policy = plane
+            .drivers
+            .snapshots
+            .is_some()
+            .then(|| snapshot_policy(&settings));
         let worker_name = config.worker_name();
         let pipeline = Arc::new(Pipeline::new(
             store.clone(),
@@ -69,6 +83,7 @@ impl ControlPlane {
             sites_port: plane.sites_port,
             sites_https: plane.sites_https,
             fleet: plane.fleet,
+            snapshot_policy,
             worker_name,
         })
     }
@@ -89,6 +104,21 @@ impl ControlPlane {
             .await?;
         Ok(())
     }
+}
+
+/// The snapshot schedule and retention, as the site page states them.
+fn snapshot_policy(settings: &Settings) -> String {
+    let keep = &settings.retention;
+    let schedule = match settings.snapshot_every {
+        Some(every) if every.as_secs() == 24 * 3600 => "A snapshot is taken every day".into(),
+        Some(every) => format!("A snapshot is taken every {} hours", every.as_secs() / 3600),
+        None => "Snapshots are taken on request only".into(),
+    };
+    format!(
+        "{schedule}. Kept: the {} newest scheduled snapshots, the {} newest taken on request \
+         and the {} newest taken before a restore.",
+        keep.scheduled, keep.manual, keep.pre_restore
+    )
 }
 
 /// A URL with its password (if any) replaced, for logs and errors.
@@ -125,6 +155,7 @@ impl Application {
             secure_cookies: serve.secure_cookies,
             login_links: plane.login_links.clone(),
             fleet: plane.fleet.clone(),
+            snapshot_policy: plane.snapshot_policy.clone(),
         };
         let router = routes::router(state, &plane.config, serve.listen)?;
         let listener = TcpListener::bind(serve.listen)

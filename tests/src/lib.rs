@@ -97,6 +97,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         worker_concurrency: 8,
         worker_name: Some("test-worker".into()),
         lease_seconds: 3,
+        snapshot_every_hours: 24,
+        snapshot_keep: 14,
     }
 }
 

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use mywp_jobs::domain::Email;
+use mywp_jobs::{
+    domain::Email,
+    store::{SnapshotFacts, SnapshotKind},
+};
 use mywp_tests::{unique, Customer, TestApp};
 use serde_json::Value;
 
@@ -192,7 +195,30 @@ async fn customers_cannot_touch_each_others_sites() {
 
     let (_, list) = eve.call_json("list_sites", &[("page", "1")]).await;
     assert_eq!(list["total"], 0);
+    // A finished snapshot of Ann's site.
+    let store = &app.plane.store;
+    let ann_site = store.site_by_slug(&slug).await.unwrap().unwrap();
+    let snapshot = store
+        .request_snapshot(ann_site.id, SnapshotKind::Manual, None)
+        .await
+        .unwrap();
+    let facts = SnapshotFacts {
+        database_bytes: 1,
+        database_sha256: "0".repeat(64),
+        files_bytes: 1,
+        files_sha256: "0".repeat(64),
+    };
+    store.finish_snapshot(snapshot.id, &facts).await.unwrap();
+    let snapshot_id = snapshot.id.to_string();
     for (endpoint, form) in [
+        ("take_snapshot", vec![("slug", slug.as_str())]),
+        (
+            "restore_snapshot",
+            vec![
+                ("slug", slug.as_str()),
+                ("snapshot_id", snapshot_id.as_str()),
+            ],
+        ),
         ("get_site", vec![("slug", slug.as_str())]),
         (
             "delete_site",
@@ -211,6 +237,21 @@ async fn customers_cannot_touch_each_others_sites() {
         anonymous.call_json("list_sites", &[("page", "1")]).await.0,
         401
     );
+    // Nor can Ann's snapshot be restored onto a site of Eve's.
+    let eves = unique("eve");
+    eve.create_site("Eve's", &eves).await;
+    let (status, body) = eve
+        .call_json(
+            "restore_snapshot",
+            &[("slug", &eves), ("snapshot_id", &snapshot_id)],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["Invalid"]["field"], "snapshot_id");
+    assert!(store.restores_of(ann_site.id, 5).await.unwrap().is_empty());
+    let eve_site = store.site_by_slug(&eves).await.unwrap().unwrap();
+    assert!(store.restores_of(eve_site.id, 5).await.unwrap().is_empty());
+    assert_eq!(store.snapshots_of(ann_site.id).await.unwrap().len(), 1);
     // The page does not show it either.
     let (_, page) = eve.page(&format!("/sites/{slug}")).await;
     assert!(

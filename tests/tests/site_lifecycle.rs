@@ -22,16 +22,24 @@ async fn sign_up_create_live_delete_gone() {
     let detail = ann.wait_status(&slug, "live", LIVE).await;
     let steps = detail["steps"].as_array().unwrap();
     let state = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap()["state"].clone();
-    for done in ["database", "files", "wordpress"] {
+    for done in ["database", "files", "wordpress", "backup"] {
         assert_eq!(state(done), "done", "{done}: {detail}");
     }
     // Steps without an implementation here never claim to be done.
-    for absent in ["media", "cdn", "dns", "certificate", "backup"] {
+    for absent in ["media", "cdn", "dns", "certificate"] {
         assert_eq!(state(absent), "unavailable", "{absent}: {detail}");
     }
 
     wait_for_title(&slug, &title).await;
     assert_eq!(leftovers(&slug).await, Leftovers::ONE);
+    let snapshots = mywp_tests::dataplane::config()
+        .state_dir
+        .join("snapshots")
+        .join(&slug);
+    assert!(
+        snapshots.is_dir(),
+        "the backup step makes the site's snapshot directory"
+    );
 
     // The list shows it.
     let (status, list) = ann.call_json("list_sites", &[("page", "1")]).await;
@@ -53,6 +61,10 @@ async fn sign_up_create_live_delete_gone() {
     assert_eq!(status, 200, "{body}");
     ann.wait_gone(&slug, GONE).await;
     assert_eq!(leftovers(&slug).await, Leftovers::NONE);
+    assert!(
+        !snapshots.exists(),
+        "the snapshot directory goes with the site"
+    );
     let (status, _) = get_site_page(&slug).await;
     assert_eq!(status, 404, "the hostname no longer serves the site");
     app.stop().await;

@@ -11,7 +11,10 @@ use futures::FutureExt;
 use mywp_jobs::{
     domain::{Email, Password, PasswordHash, Role, SiteSlug, SiteStatus, SiteTitle},
     pipeline::{StepKind, StepState},
-    store::{now_ms, Account, Backend, NewSite, SiteRow, StepRow, Store, StoreError},
+    store::{
+        now_ms, Account, Backend, BackupOp, NewSite, OpState, Retention, SiteRow, SnapshotFacts,
+        SnapshotKind, StepRow, Store, StoreError,
+    },
 };
 use mywp_tests::{postgres::TestDatabase, unique};
 use sqlx::Row;
@@ -93,6 +96,8 @@ on_both_backends!(
     unsettled_sites,
     concurrent_writers,
     audit_newest_first,
+    snapshots_and_restores,
+    snapshot_retention,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -977,6 +982,223 @@ fn backend_of_url() {
     }
     let msg = Backend::of_url("mysql://x").unwrap_err().to_string();
     assert!(msg.contains("mysql"), "the message names the scheme: {msg}");
+}
+
+fn facts(n: i64) -> SnapshotFacts {
+    SnapshotFacts {
+        database_bytes: 100 + n,
+        database_sha256: format!("{n:064}"),
+        files_bytes: 200 + n,
+        files_sha256: format!("{:064}", n + 1),
+    }
+}
+
+async fn snapshots_and_restores(store: Store) {
+    let ann = account(&store).await;
+    let site = site_of(&store, &ann).await;
+    let other = site_of(&store, &ann).await;
+    let hour = Duration::from_secs(3600);
+
+    // Nothing is due for a site that is not live, nor for one live for less than `every`.
+    assert_eq!(
+        store
+            .schedule_due_snapshots(Duration::ZERO, Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
+    store
+        .set_site_status(site.id, SiteStatus::Live, None)
+        .await
+        .unwrap();
+    assert_eq!(store.schedule_due_snapshots(hour, hour).await.unwrap(), 0);
+    let live_at = store.site(site.id).await.unwrap().unwrap().live_at.unwrap();
+    clock_passes(live_at).await;
+    assert_eq!(
+        store
+            .schedule_due_snapshots(Duration::ZERO, Duration::ZERO)
+            .await
+            .unwrap(),
+        1
+    );
+    // One snapshot under way per site: scheduling again, or asking for one, adds nothing.
+    assert_eq!(
+        store
+            .schedule_due_snapshots(Duration::ZERO, Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(matches!(
+        store
+            .request_snapshot(site.id, SnapshotKind::Manual, Some(ann.id))
+            .await,
+        Err(StoreError::Conflict("snapshot"))
+    ));
+    assert!(store
+        .unsettled_sites(true)
+        .await
+        .unwrap()
+        .contains(&site.id));
+
+    let Some(BackupOp::Snapshot(scheduled)) = store.next_backup_op(site.id).await.unwrap() else {
+        panic!("the scheduled snapshot is next");
+    };
+    assert_eq!(
+        (scheduled.kind, scheduled.state),
+        (SnapshotKind::Scheduled, OpState::Pending)
+    );
+    store.start_snapshot(scheduled.id).await.unwrap();
+    store
+        .finish_snapshot(scheduled.id, &facts(1))
+        .await
+        .unwrap();
+    let done = store.snapshot(scheduled.id).await.unwrap().unwrap();
+    assert_eq!(done.state, OpState::Done);
+    assert_eq!(done.attempts, 1);
+    assert_eq!(done.facts, Some(facts(1)));
+    assert_eq!(store.next_backup_op(site.id).await.unwrap(), None);
+    // A fresh snapshot makes the next one due only after `every`.
+    assert_eq!(
+        store
+            .schedule_due_snapshots(hour, Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // A failed snapshot is tried again after `retry_after`, not at once.
+    let manual = store
+        .request_snapshot(site.id, SnapshotKind::Manual, Some(ann.id))
+        .await
+        .unwrap();
+    store.fail_snapshot(manual.id, "disk full").await.unwrap();
+    assert_eq!(
+        store
+            .snapshot(manual.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .error
+            .as_deref(),
+        Some("disk full")
+    );
+
+    // One restore under way per site; it comes before later snapshots.
+    let restore = store
+        .request_restore(site.id, scheduled.id, Some(ann.id))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .request_restore(site.id, scheduled.id, Some(ann.id))
+            .await,
+        Err(StoreError::Conflict("restore"))
+    ));
+    let later = store
+        .request_snapshot(site.id, SnapshotKind::Manual, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.next_backup_op(site.id).await.unwrap(),
+        Some(BackupOp::Restore(restore.clone()))
+    );
+    store.start_restore(restore.id).await.unwrap();
+    // Its safety snapshot runs beside the pending manual one.
+    let safety = store
+        .request_snapshot(site.id, SnapshotKind::PreRestore, Some(ann.id))
+        .await
+        .unwrap();
+    assert_eq!(safety.state, OpState::Running);
+    store
+        .set_restore_safety_snapshot(restore.id, safety.id)
+        .await
+        .unwrap();
+    store.finish_snapshot(safety.id, &facts(2)).await.unwrap();
+    store.finish_restore(restore.id, None).await.unwrap();
+    let restores = store.restores_of(site.id, 5).await.unwrap();
+    assert_eq!(restores.len(), 1);
+    assert_eq!(restores[0].state, OpState::Done);
+    assert_eq!(restores[0].safety_snapshot_id, Some(safety.id));
+    assert_eq!(
+        store.next_backup_op(site.id).await.unwrap(),
+        Some(BackupOp::Snapshot(later.clone()))
+    );
+    store.fail_snapshot(later.id, "gone").await.unwrap();
+    let failed = store
+        .request_restore(site.id, safety.id, None)
+        .await
+        .unwrap();
+    store
+        .finish_restore(failed.id, Some("damaged"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.restores_of(site.id, 5).await.unwrap()[0]
+            .error
+            .as_deref(),
+        Some("damaged")
+    );
+
+    let kinds: Vec<_> = store
+        .snapshots_of(site.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.kind)
+        .collect();
+    assert_eq!(kinds.len(), 4);
+    assert!(store.snapshots_of(other.id).await.unwrap().is_empty());
+    // Forgetting the site forgets its snapshots and restores.
+    store.delete_site_row(site.id).await.unwrap();
+    assert!(store.snapshots_of(site.id).await.unwrap().is_empty());
+    assert!(store.restores_of(site.id, 5).await.unwrap().is_empty());
+}
+
+async fn snapshot_retention(store: Store) {
+    let ann = account(&store).await;
+    let site = site_of(&store, &ann).await;
+    let mut manual = Vec::new();
+    for n in 0..4 {
+        let s = store
+            .request_snapshot(site.id, SnapshotKind::Manual, None)
+            .await
+            .unwrap();
+        store.finish_snapshot(s.id, &facts(n)).await.unwrap();
+        clock_passes(s.created_at).await;
+        manual.push(s.id);
+    }
+    let keep_two = Retention {
+        scheduled: 2,
+        manual: 2,
+        pre_restore: 2,
+    };
+    let expired: Vec<i64> = store
+        .expired_snapshots(site.id, keep_two)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(expired, vec![manual[1], manual[0]], "the two oldest go");
+    // A snapshot a restore still needs is kept; one under way is never expired.
+    store
+        .request_restore(site.id, manual[0], None)
+        .await
+        .unwrap();
+    let pending = store
+        .request_snapshot(site.id, SnapshotKind::Manual, None)
+        .await
+        .unwrap();
+    let expired: Vec<i64> = store
+        .expired_snapshots(site.id, keep_two)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(expired, vec![manual[1]]);
+    assert!(!expired.contains(&pending.id));
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod fleet;
 pub mod sites;
+pub mod snapshots;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod types;

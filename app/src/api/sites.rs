@@ -1,4 +1,5 @@
-//! A customer's sites: list, create, look at, delete, retry, and open wp-admin.
+//! A customer's sites: list, create, look at (with its snapshots), delete, retry, and open
+//! wp-admin.
 
 use leptos::prelude::*;
 
@@ -8,7 +9,7 @@ use crate::error::AppError;
 pub const PER_PAGE: i64 = 50;
 
 #[cfg(feature = "ssr")]
-mod owned {
+pub(crate) mod owned {
     use mywp_jobs::store::{Account, SiteRow};
 
     use super::super::ssr::{fail, state};
@@ -24,11 +25,30 @@ mod owned {
 
     /// Writes `action` on `site` by `user`, from the caller's address, to the audit log.
     pub async fn audit(user: &Account, action: &str, site: &SiteRow) -> Result<(), AppError> {
+        record(user, action, site, None).await
+    }
+
+    /// [`audit`] with a detail (which snapshot…).
+    pub async fn audit_detail(
+        user: &Account,
+        action: &str,
+        site: &SiteRow,
+        detail: &str,
+    ) -> Result<(), AppError> {
+        record(user, action, site, Some(detail)).await
+    }
+
+    async fn record(
+        user: &Account,
+        action: &str,
+        site: &SiteRow,
+        detail: Option<&str>,
+    ) -> Result<(), AppError> {
         let target = format!("site:{}", site.slug);
         let ip = super::super::ssr::client_ip();
         state()?
             .store
-            .audit(Some(user.id), action, &target, None, Some(&ip))
+            .audit(Some(user.id), action, &target, detail, Some(&ip))
             .await?;
         Ok(())
     }
@@ -139,11 +159,14 @@ pub async fn get_site(slug: String) -> Result<SiteDetail, AppError> {
             },
         })
         .collect();
+    let backups = super::snapshots::ssr::backups_of(&site).await?;
     Ok(SiteDetail {
         site: owned::summary(&site)?,
         error: site.last_error.clone(),
         steps,
-        settled: !matches!(site.status, SiteStatus::Provisioning | SiteStatus::Deleting),
+        settled: !matches!(site.status, SiteStatus::Provisioning | SiteStatus::Deleting)
+            && !backups.busy(),
+        backups,
     })
 }
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub login_links: Option<LoginLinks>,
     /// The web fleet, in the AWS shape.
     pub fleet: Option<FleetSource>,
+    /// How sites' snapshots are scheduled and kept, in words; `None`: no snapshots here.
+    pub snapshot_policy: Option<String>,
 }
 
 impl AppState {

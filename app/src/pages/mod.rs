@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod auth;
+pub mod backups;
 pub mod fleet;
 pub mod home;
 pub mod new_site;

@@ -1,12 +1,13 @@
-//! One site: its address, its status, and every provisioning step, live.
+//! One site: its address, its status, every provisioning step, live, and its backups.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::RequireLogin;
+use super::{backups::BackupsCard, RequireLogin};
 use crate::{
     api::{
         sites::{get_site, DeleteSite, OpenWpAdmin, RetrySite},
+        snapshots::{RestoreSnapshot, TakeSnapshot},
         types::{human_duration, SiteDetail},
     },
     components::form::{action_error, FormError},
@@ -17,12 +18,26 @@ pub fn SiteDetailPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let retry = ServerAction::<RetrySite>::new();
+    let actions = SiteActions {
+        retry,
+        take: ServerAction::<TakeSnapshot>::new(),
+        restore: ServerAction::<RestoreSnapshot>::new(),
+    };
     let tick = RwSignal::new(0u64);
     let site = Resource::new(
-        move || (slug(), tick.get(), retry.version().get()),
-        |(slug, _, _)| get_site(slug),
+        move || {
+            (
+                slug(),
+                tick.get(),
+                retry.version().get(),
+                actions.take.version().get(),
+                actions.restore.version().get(),
+            )
+        },
+        |(slug, ..)| get_site(slug),
     );
-    // While the site is being set up or removed, ask again every second (in the browser).
+    // While something is under way (set-up, removal, a snapshot, a restore), ask again
+    // every second (in the browser).
     let settled = RwSignal::new(true);
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(
@@ -44,7 +59,7 @@ pub fn SiteDetailPage() -> impl IntoView {
                         Err(e) => view! { <section class="card"><p class="error">{e.to_string()}</p></section> }.into_any(),
                         Ok(detail) => {
                             settled.set(detail.settled);
-                            view! { <SiteView detail retry/> }.into_any()
+                            view! { <SiteView detail actions/> }.into_any()
                         }
                     }
                 })}
@@ -53,8 +68,17 @@ pub fn SiteDetailPage() -> impl IntoView {
     }
 }
 
+/// The page's actions: the site reloads when one finishes.
+#[derive(Clone, Copy)]
+struct SiteActions {
+    retry: ServerAction<RetrySite>,
+    take: ServerAction<TakeSnapshot>,
+    restore: ServerAction<RestoreSnapshot>,
+}
+
 #[component]
-fn SiteView(detail: SiteDetail, retry: ServerAction<RetrySite>) -> impl IntoView {
+fn SiteView(detail: SiteDetail, actions: SiteActions) -> impl IntoView {
+    let retry = actions.retry;
     let s = detail.site.clone();
     let slug = s.slug.clone();
     let live = s.status == "live";
@@ -105,6 +129,9 @@ fn SiteView(detail: SiteDetail, retry: ServerAction<RetrySite>) -> impl IntoView
                 </tbody>
             </table>
         </section>
+        {(s.status != "deleting").then(|| view! {
+            <BackupsCard slug=s.slug.clone() live backups=detail.backups.clone() take=actions.take restore=actions.restore/>
+        })}
         {(s.status != "deleting").then(|| view! { <DeleteForm slug=s.slug.clone()/> })}
     }
 }

@@ -96,6 +96,49 @@ pub trait StepDriver: Send + Sync {
     fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>>;
 }
 
+/// Several drivers doing one step together, in order (the AWS shape's backup step: the AWS
+/// Backup plan, then the site's place for logical snapshots); removal runs in reverse.
+pub struct AllOf(pub Vec<Arc<dyn StepDriver>>);
+
+impl StepDriver for AllOf {
+    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
+        Box::pin(async move {
+            let mut resources = Vec::new();
+            for driver in &self.0 {
+                match driver.ensure(site).await? {
+                    Ensured::Done { resource } => resources.push(resource),
+                    Ensured::Waiting {
+                        resource,
+                        retry_after,
+                        reason,
+                    } => {
+                        resources.push(resource);
+                        return Ok(Ensured::Waiting {
+                            resource: resources.join("; "),
+                            retry_after,
+                            reason,
+                        });
+                    }
+                }
+            }
+            Ok(Ensured::Done {
+                resource: resources.join("; "),
+            })
+        })
+    }
+
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
+        Box::pin(async move {
+            for driver in self.0.iter().rev() {
+                if let waiting @ Removed::Waiting { .. } = driver.remove(site).await? {
+                    return Ok(waiting);
+                }
+            }
+            Ok(Removed::Gone)
+        })
+    }
+}
+
 /// The drivers of one deployment shape, one per step; `None` means "not available here".
 #[derive(Clone, Default)]
 pub struct Drivers {
@@ -107,6 +150,9 @@ pub struct Drivers {
     pub dns: Option<Arc<dyn StepDriver>>,
     pub certificate: Option<Arc<dyn StepDriver>>,
     pub backup: Option<Arc<dyn StepDriver>>,
+    /// Logical snapshots of each site, taken and restored by the pipeline outside the steps
+    /// (the backup step makes their place); `None`: not available here.
+    pub snapshots: Option<Arc<crate::snapshots::Snapshots>>,
 }
 
 impl Drivers {

@@ -1,6 +1,7 @@
 //! The provisioning pipeline: a small DAG of idempotent steps per site, run by workers
 //! that hold a lease on the site while they work.
 
+mod backups;
 mod runner;
 mod step;
 

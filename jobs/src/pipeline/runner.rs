@@ -9,7 +9,7 @@ use super::{StepKind, StepState};
 use crate::{
     domain::SiteStatus,
     drivers::{Drivers, Ensured, Removed, SiteSpec, StepDriver, StepError},
-    store::{now_ms, SiteRow, StepRow, Store, StoreError},
+    store::{now_ms, Retention, SiteRow, StepRow, Store, StoreError},
 };
 
 /// How the pipeline retries and leases.
@@ -23,6 +23,10 @@ pub struct Settings {
     pub backoff: Duration,
     /// How long a worker's hold on a site lasts unless renewed.
     pub lease_ttl: Duration,
+    /// How often each live site gets a scheduled snapshot; `None`: never.
+    pub snapshot_every: Option<Duration>,
+    /// How many snapshots of each kind a site keeps.
+    pub retention: Retention,
 }
 
 impl Default for Settings {
@@ -32,6 +36,8 @@ impl Default for Settings {
             max_attempts: 5,
             backoff: Duration::from_millis(250),
             lease_ttl: Duration::from_secs(15),
+            snapshot_every: Some(Duration::from_secs(24 * 3600)),
+            retention: Retention::default(),
         }
     }
 }
@@ -48,9 +54,9 @@ pub enum Outcome {
 }
 
 pub struct Pipeline {
-    store: Store,
-    drivers: Drivers,
-    settings: Settings,
+    pub(super) store: Store,
+    pub(super) drivers: Drivers,
+    pub(super) settings: Settings,
     worker_id: String,
     /// Numbers each run: a lease belongs to one run, not to the whole process.
     runs: std::sync::atomic::AtomicU64,
@@ -135,7 +141,13 @@ impl Pipeline {
             } else {
                 return self.tear_down(&site, steps).await;
             };
-            // Deletion may have been asked for while the steps ran: then tear down now.
+            // Once the steps are settled: the snapshots and restores asked for.
+            if outcome == Outcome::Settled {
+                if let Some(now) = self.store.site(site_id).await?.filter(|s| s.wanted) {
+                    self.run_backups(&now).await?;
+                }
+            }
+            // Deletion may have been asked for meanwhile: then tear down now.
             match self.store.site(site_id).await? {
                 Some(now) if !now.wanted => continue,
                 _ => return Ok(outcome),

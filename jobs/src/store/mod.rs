@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod sites;
+mod snapshots;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,6 +16,9 @@ use sqlx::{any::AnyPoolOptions, AnyPool};
 pub use accounts::{Account, SessionToken};
 pub use audit::AuditEntry;
 pub use sites::{NewSite, SiteRow, StepRow};
+pub use snapshots::{
+    BackupOp, OpState, RestoreRow, Retention, SnapshotFacts, SnapshotKind, SnapshotRow,
+};
 
 /// Which database the control plane runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Sites, their provisioning steps and the per-site lease that keeps one worker on a site.
 
-use sqlx::{any::AnyRow, Row};
+use sqlx::{any::AnyRow, AssertSqlSafe, Row};
 
 use super::{conflict, now_ms, Store, StoreError};
 use crate::{
@@ -253,10 +253,14 @@ impl Store {
     /// Forgets a site whose resources are all removed.
     pub async fn delete_site_row(&self, site_id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM site_steps WHERE site_id = $1")
+        for table in ["site_steps", "site_snapshots", "site_restores"] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE site_id = $1"
+            )))
             .bind(site_id)
             .execute(&mut *tx)
             .await?;
+        }
         sqlx::query("DELETE FROM sites WHERE id = $1")
             .bind(site_id)
             .execute(&mut *tx)
@@ -305,11 +309,13 @@ impl Store {
         Ok(row.map(|r| r.try_get("lease_until")).transpose()?.flatten())
     }
 
-    /// Sites with work left (provisioning or deleting); with `unleased_only`, only those
-    /// no worker holds. The sweep hands them to a worker again.
+    /// Sites with work left (provisioning or deleting, a snapshot or a restore to do); with
+    /// `unleased_only`, only those no worker holds. The sweep hands them to a worker again.
     pub async fn unsettled_sites(&self, unleased_only: bool) -> Result<Vec<i64>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id FROM sites WHERE status IN ($1, $2)
+            "SELECT id FROM sites WHERE (status IN ($1, $2)
+               OR id IN (SELECT site_id FROM site_snapshots WHERE state IN ('pending', 'running'))
+               OR id IN (SELECT site_id FROM site_restores WHERE state IN ('pending', 'running')))
              AND ($3 = 0 OR lease_until IS NULL OR lease_until < $4)",
         )
         .bind(SiteStatus::Provisioning.as_str())

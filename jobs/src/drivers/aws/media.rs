@@ -92,62 +92,69 @@ impl MediaDriver {
     /// site is left even in a versioned bucket (the AWS shape's bucket keeps versions).
     async fn remove_site(&self, site: &SiteSpec) -> Result<(), StepError> {
         check_slug(&site.slug)?;
-        let bucket = &self.cfg.media_bucket;
         let prefix = media_prefix(&site.slug);
-        let s3 = &self.clients.s3;
-        loop {
-            // Always the first page: what this pass deletes is gone from the next listing.
-            let page = s3
-                .list_object_versions()
-                .bucket(bucket)
-                .prefix(&prefix)
-                .send()
-                .await
-                .map_err(|e| step_error(&format!("list s3://{bucket}/{prefix}"), e))?;
-            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-            let markers = page
-                .delete_markers()
-                .iter()
-                .map(|m| (m.key(), m.version_id()));
-            let ids = versions
-                .chain(markers)
-                .filter_map(|(key, version)| Some((key?, version)))
-                .map(|(key, version)| {
-                    ObjectIdentifier::builder()
-                        .key(key)
-                        .set_version_id(version.filter(|v| *v != "null").map(str::to_string))
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(StepError::permanent)?;
-            if ids.is_empty() {
-                return Ok(());
-            }
-            let count = ids.len();
-            // A page holds at most 1000 entries, DeleteObjects' limit too.
-            let delete = Delete::builder()
-                .set_objects(Some(ids))
-                .quiet(true)
-                .build()
-                .map_err(StepError::permanent)?;
-            let what = format!("delete the media under s3://{bucket}/{prefix}");
-            let out = s3
-                .delete_objects()
-                .bucket(bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| step_error(&what, e))?;
-            if let Some(err) = out.errors().first() {
-                let code = err.code().unwrap_or("");
-                let status = if code == "AccessDenied" { 403 } else { 500 };
-                let message = format!(
-                    "{} ({} of {count} keys failed)",
-                    err.message().unwrap_or(""),
-                    out.errors().len(),
-                );
-                return Err(classify(&what, status, code, &message));
-            }
+        delete_every_version(&self.clients.s3, &self.cfg.media_bucket, &prefix).await
+    }
+}
+
+/// Deletes every object version and delete marker under `prefix` in `bucket`, a page
+/// (≤ 1000, DeleteObjects' limit too) at a time; succeeds when nothing is there.
+pub async fn delete_every_version(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<(), StepError> {
+    loop {
+        // Always the first page: what this pass deletes is gone from the next listing.
+        let page = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .map_err(|e| step_error(&format!("list s3://{bucket}/{prefix}"), e))?;
+        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = page
+            .delete_markers()
+            .iter()
+            .map(|m| (m.key(), m.version_id()));
+        let ids = versions
+            .chain(markers)
+            .filter_map(|(key, version)| Some((key?, version)))
+            .map(|(key, version)| {
+                ObjectIdentifier::builder()
+                    .key(key)
+                    .set_version_id(version.filter(|v| *v != "null").map(str::to_string))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StepError::permanent)?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let count = ids.len();
+        let delete = Delete::builder()
+            .set_objects(Some(ids))
+            .quiet(true)
+            .build()
+            .map_err(StepError::permanent)?;
+        let what = format!("delete what is under s3://{bucket}/{prefix}");
+        let out = s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| step_error(&what, e))?;
+        if let Some(err) = out.errors().first() {
+            let code = err.code().unwrap_or("");
+            let status = if code == "AccessDenied" { 403 } else { 500 };
+            let message = format!(
+                "{} ({} of {count} keys failed)",
+                err.message().unwrap_or(""),
+                out.errors().len(),
+            );
+            return Err(classify(&what, status, code, &message));
         }
     }
 }

@@ -10,7 +10,7 @@
 //! | cdn | [`CdnDriver`] | a CloudFront distribution per site |
 //! | dns | [`DnsDriver`] | Route 53 alias records → the distribution |
 //! | certificate | [`CertificateDriver`] | an ACM certificate per custom domain |
-//! | backup | [`BackupDriver`] | an AWS Backup plan per site, selected by tag |
+//! | backup | [`BackupDriver`] + [`crate::snapshots::SnapshotsStep`] | an AWS Backup plan per site, selected by tag; logical snapshots in [`S3Vault`] |
 //!
 //! In tests they run against moto server (`MYWP_TEST_AWS_ENDPOINT`, started by
 //! `scripts/test.sh`) and the test MariaDB.
@@ -25,6 +25,7 @@ mod errors;
 mod files;
 mod fleet;
 mod media;
+mod snapshot_vault;
 
 use std::{sync::Arc, time::Duration};
 
@@ -41,12 +42,14 @@ pub use dns::{AliasTarget, AliasTargets, DnsDriver};
 pub(crate) use errors::{classify, step_error};
 pub use files::{access_point_uid, EfsFilesDriver};
 pub use fleet::{web_fleet, FleetInstance};
-pub use media::{media_prefix, MediaDriver, MARKER_NAME, SITE_ID_METADATA};
+pub use media::{delete_every_version, media_prefix, MediaDriver, MARKER_NAME, SITE_ID_METADATA};
+pub use snapshot_vault::{snapshots_prefix, S3Vault};
 
 use super::{
     local::{DbServer, FilesDriver, LocalConfig, LocalConfigError, MariaDbDriver, WordPressDriver},
-    Drivers,
+    AllOf, Drivers,
 };
+use crate::snapshots::{Snapshots, SnapshotsStep, Vault};
 
 /// The SDK clients the drivers use, built once from [`AwsConfig`] and shared (cheap clones).
 #[derive(Debug, Clone)]
@@ -196,6 +199,12 @@ pub fn web_data_plane(
 /// [`rds_server`], with its sites and server-block directories on the EFS mount.
 pub fn aws_drivers(cfg: Arc<AwsConfig>, clients: AwsClients, web: LocalConfig) -> Drivers {
     let web = Arc::new(web);
+    let vault: Arc<dyn Vault> = Arc::new(S3Vault::new(clients.clone(), Arc::clone(&cfg)));
+    let snapshots = Snapshots::new(
+        Arc::clone(&web),
+        Arc::clone(&vault),
+        web.state_dir.join("snapshot-work"),
+    );
     let cdn = Arc::new(CdnDriver::new(clients.clone(), Arc::clone(&cfg)));
     let dns = DnsDriver::new(clients.clone(), Arc::clone(&cfg), cdn.clone());
     Drivers {
@@ -210,12 +219,16 @@ pub fn aws_drivers(cfg: Arc<AwsConfig>, clients: AwsClients, web: LocalConfig) -
             Arc::clone(&cfg),
         ))),
         wordpress: Some(Arc::new(WordPressDriver::new(web))),
+        snapshots: Some(Arc::new(snapshots)),
         certificate: Some(Arc::new(CertificateDriver::new(
             clients.clone(),
             Arc::clone(&cfg),
             Arc::clone(&cdn),
         ))),
-        backup: Some(Arc::new(BackupDriver::new(clients, Arc::clone(&cfg)))),
+        backup: Some(Arc::new(AllOf(vec![
+            Arc::new(BackupDriver::new(clients, Arc::clone(&cfg))),
+            Arc::new(SnapshotsStep::new(vault)),
+        ]))),
         dns: Some(Arc::new(dns)),
         cdn: Some(cdn),
     }

@@ -379,14 +379,19 @@ impl LocalConfig {
     }
 }
 
-/// The single-host drivers: database, files and wordpress; the other steps are not
-/// available on this shape (`None`).
+/// The single-host drivers: database, files, wordpress, and backup (snapshots kept in
+/// `<state>/snapshots/`); the other steps are not available on this shape (`None`).
 pub fn local_drivers(cfg: LocalConfig) -> Result<Drivers, LocalConfigError> {
     let cfg = Arc::new(cfg);
+    let snapshots = Arc::new(crate::snapshots::Snapshots::local(cfg.clone()));
     Ok(Drivers {
         database: Some(Arc::new(MariaDbDriver::new(cfg.clone()))),
         files: Some(Arc::new(FilesDriver::new(cfg.clone()))),
         wordpress: Some(Arc::new(WordPressDriver::new(cfg))),
+        backup: Some(Arc::new(crate::snapshots::SnapshotsStep::new(
+            snapshots.vault().clone(),
+        ))),
+        snapshots: Some(snapshots),
         ..Drivers::default()
     })
 }

@@ -1,0 +1,216 @@
+//! A live site's backup work, run under its lease once its steps are settled: the
+//! snapshots and restores asked for, oldest first, then the expired snapshots deleted.
+//!
+//! A restore first takes a snapshot of what it is about to replace: should the customer
+//! pick the wrong one, nothing is lost. A worker killed half-way leaves the operation
+//! `running`; the next run starts it over (taking a snapshot again overwrites it; a
+//! restore reloads the database and swaps wp-content again).
+
+use std::sync::Arc;
+
+use super::Pipeline;
+use crate::{
+    domain::SiteStatus,
+    drivers::{SiteSpec, StepError},
+    snapshots::Snapshots,
+    store::{BackupOp, RestoreRow, SiteRow, SnapshotKind, SnapshotRow, StoreError},
+};
+
+impl Pipeline {
+    /// Does the site's pending snapshots and restores. A site that is not live cannot have
+    /// them: they fail, saying so.
+    pub(super) async fn run_backups(&self, site: &SiteRow) -> Result<(), StoreError> {
+        let spec = self.spec(site);
+        while let Some(op) = self.store.next_backup_op(site.id).await? {
+            let not_live = format!(
+                "The site is {}, not live.",
+                site.status.as_str().replace('_', " ")
+            );
+            let unavailable = if site.status != SiteStatus::Live {
+                Some(not_live.as_str())
+            } else if self.drivers.snapshots.is_none() {
+                Some("Snapshots are not available in this deployment.")
+            } else {
+                None
+            };
+            let (Some(snapshots), None) = (self.drivers.snapshots.clone(), unavailable) else {
+                let why = unavailable.unwrap_or_default();
+                match op {
+                    BackupOp::Snapshot(s) => self.store.fail_snapshot(s.id, why).await?,
+                    BackupOp::Restore(r) => self.store.finish_restore(r.id, Some(why)).await?,
+                }
+                continue;
+            };
+            match op {
+                BackupOp::Snapshot(row) => {
+                    self.take_snapshot(&snapshots, &spec, &row).await?;
+                }
+                BackupOp::Restore(row) => self.restore(&snapshots, &spec, &row).await?,
+            }
+            self.expire_snapshots(&snapshots, &spec).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes snapshot `row`, retrying transient failures; true when it is done.
+    async fn take_snapshot(
+        &self,
+        snapshots: &Arc<Snapshots>,
+        spec: &SiteSpec,
+        row: &SnapshotRow,
+    ) -> Result<bool, StoreError> {
+        self.store.start_snapshot(row.id).await?;
+        let taken = self
+            .with_retries(spec.id, "snapshot", || snapshots.take(spec, row.id))
+            .await;
+        match taken {
+            Ok(facts) => {
+                self.store.finish_snapshot(row.id, &facts).await?;
+                tracing::info!(site_id = spec.id, snapshot = row.id, "snapshot taken");
+                Ok(true)
+            }
+            Err(e) => {
+                self.store.fail_snapshot(row.id, &e.to_string()).await?;
+                // What a failed attempt stored is incomplete: not worth keeping.
+                if let Err(e) = snapshots.forget(&spec.slug, row.id).await {
+                    tracing::warn!(site_id = spec.id, error = %e, "could not delete a failed snapshot");
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    async fn restore(
+        &self,
+        snapshots: &Arc<Snapshots>,
+        spec: &SiteSpec,
+        row: &RestoreRow,
+    ) -> Result<(), StoreError> {
+        self.store.start_restore(row.id).await?;
+        let source = self.store.snapshot(row.snapshot_id).await?;
+        let facts = match source {
+            Some(SnapshotRow {
+                site_id,
+                facts: Some(facts),
+                ..
+            }) if site_id == spec.id => facts,
+            _ => {
+                let why = "That snapshot no longer exists.";
+                return self.store.finish_restore(row.id, Some(why)).await;
+            }
+        };
+        if let Err(why) = self.safety_snapshot(snapshots, spec, row).await? {
+            return self.store.finish_restore(row.id, Some(&why)).await;
+        }
+        let restored = self
+            .with_retries(spec.id, "restore", || {
+                snapshots.restore(spec, row.snapshot_id, &facts)
+            })
+            .await;
+        match restored {
+            Ok(()) => {
+                tracing::info!(
+                    site_id = spec.id,
+                    snapshot = row.snapshot_id,
+                    "site restored"
+                );
+                self.store.finish_restore(row.id, None).await
+            }
+            Err(e) => {
+                let why = format!(
+                    "{e}. The content it was replacing is in the snapshot taken just before."
+                );
+                self.store.finish_restore(row.id, Some(&why)).await
+            }
+        }
+    }
+
+    /// The snapshot a restore takes first: made once, and taken again if a killed worker
+    /// left it unfinished. `Err` says why the restore must not go on.
+    async fn safety_snapshot(
+        &self,
+        snapshots: &Arc<Snapshots>,
+        spec: &SiteSpec,
+        row: &RestoreRow,
+    ) -> Result<Result<(), String>, StoreError> {
+        let existing = match row.safety_snapshot_id {
+            Some(id) => self.store.snapshot(id).await?,
+            None => None,
+        };
+        let safety = match existing {
+            Some(s) if s.facts.is_some() => return Ok(Ok(())),
+            Some(s) => s,
+            None => {
+                let s = self
+                    .store
+                    .request_snapshot(spec.id, SnapshotKind::PreRestore, row.requested_by)
+                    .await?;
+                self.store.set_restore_safety_snapshot(row.id, s.id).await?;
+                s
+            }
+        };
+        if self.take_snapshot(snapshots, spec, &safety).await? {
+            Ok(Ok(()))
+        } else {
+            let error = self
+                .store
+                .snapshot(safety.id)
+                .await?
+                .and_then(|s| s.error)
+                .unwrap_or_default();
+            Ok(Err(format!(
+                "Nothing was changed: the snapshot of the current content, taken before \
+                 restoring, failed ({error})."
+            )))
+        }
+    }
+
+    /// Deletes the site's snapshots beyond what the retention keeps.
+    async fn expire_snapshots(
+        &self,
+        snapshots: &Arc<Snapshots>,
+        spec: &SiteSpec,
+    ) -> Result<(), StoreError> {
+        let expired = self
+            .store
+            .expired_snapshots(spec.id, self.settings.retention)
+            .await?;
+        for old in expired {
+            match snapshots.forget(&spec.slug, old.id).await {
+                Ok(()) => self.store.delete_snapshot_row(old.id).await?,
+                Err(e) => {
+                    tracing::warn!(site_id = spec.id, snapshot = old.id, error = %e, "could not delete an expired snapshot");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `op` until it succeeds, fails for good, or has failed `max_attempts` times.
+    async fn with_retries<T, F, Fut>(
+        &self,
+        site_id: i64,
+        what: &str,
+        mut op: F,
+    ) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StepError>>,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() && tries < self.settings.max_attempts => {
+                    tracing::warn!(site_id, attempt = tries, error = %e, "{what} failed; retrying");
+                    tokio::time::sleep(self.settings.backoff * 2u32.pow(tries - 1)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(site_id, error = %e, "{what} failed");
+                    return Err(e);
+                }
+            }
+        }
+    }
+}

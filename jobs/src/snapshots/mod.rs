@@ -1,0 +1,275 @@
+//! Logical per-site snapshots: the site's database (a `mariadb-dump`) and its wp-content
+//! (a tar archive), both gzip-compressed, with a manifest, kept in a [`Vault`]: a local
+//! directory on a single host, the site's S3 prefix in the AWS shape. They are taken on a
+//! schedule or on request, listed in the panel, and restored from it; a restore first
+//! takes a snapshot of what it replaces.
+//!
+//! The pipeline runs them (`pipeline::backups`) under the site's lease, so a snapshot never
+//! races the site's provisioning, its deletion or a restore. The backup step makes the
+//! site's place in the vault, and its removal deletes every snapshot of the site.
+
+mod archive;
+mod dump;
+mod step;
+mod vault;
+
+use std::{io::Write, path::PathBuf, sync::Arc};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use step::SnapshotsStep;
+pub use vault::{LocalVault, SnapshotKey, Vault};
+
+use crate::{
+    drivers::{local::LocalConfig, SiteSpec, StepError},
+    store::SnapshotFacts,
+};
+
+/// The files of a snapshot.
+pub const DATABASE_FILE: &str = "database.sql.gz";
+pub const FILES_FILE: &str = "files.tar.gz";
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// What a snapshot's `manifest.json` says: enough to know what it is without the panel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub site_id: i64,
+    pub slug: String,
+    pub snapshot_id: i64,
+    pub taken_at_ms: i64,
+    pub database: Part,
+    pub files: Part,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Part {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// How many bytes went through a [`HashingWriter`], and their SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// A writer that counts and hashes what it writes.
+pub struct HashingWriter<W> {
+    inner: W,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hash: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Flushes and says what was written.
+    pub fn finish(mut self) -> std::io::Result<Written> {
+        self.inner.flush()?;
+        Ok(Written {
+            bytes: self.bytes,
+            sha256: hex::encode(self.hash.finalize()),
+        })
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The SHA-256 of the file at `path`.
+fn file_sha256(path: &std::path::Path) -> std::io::Result<Written> {
+    let mut writer = HashingWriter::new(std::io::sink());
+    std::io::copy(&mut std::fs::File::open(path)?, &mut writer)?;
+    writer.finish()
+}
+
+/// Takes and restores snapshots of the sites a [`LocalConfig`] describes.
+pub struct Snapshots {
+    web: Arc<LocalConfig>,
+    vault: Arc<dyn Vault>,
+    /// Where dumps and archives are staged; each operation gets its own directory.
+    work_dir: PathBuf,
+}
+
+impl Snapshots {
+    /// `work_dir` stages each snapshot before it goes to the vault: it needs room for the
+    /// biggest site's compressed database and files.
+    pub fn new(web: Arc<LocalConfig>, vault: Arc<dyn Vault>, work_dir: PathBuf) -> Self {
+        Self {
+            web,
+            vault,
+            work_dir,
+        }
+    }
+
+    /// Snapshots on this host: in `<state>/snapshots/`, staged in `<state>/snapshot-work/`.
+    pub fn local(web: Arc<LocalConfig>) -> Self {
+        let vault = Arc::new(LocalVault::new(web.state_dir.join("snapshots")));
+        let work = web.state_dir.join("snapshot-work");
+        Self::new(web, vault, work)
+    }
+
+    pub fn vault(&self) -> &Arc<dyn Vault> {
+        &self.vault
+    }
+
+    fn work(&self) -> Result<tempfile::TempDir, StepError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.work_dir)
+            .map_err(|e| {
+                StepError::transient(format!("cannot create {}: {e}", self.work_dir.display()))
+            })?;
+        tempfile::Builder::new()
+            .prefix("op-")
+            .tempdir_in(&self.work_dir)
+            .map_err(|e| {
+                StepError::transient(format!("cannot work in {}: {e}", self.work_dir.display()))
+            })
+    }
+
+    /// Dumps the site's database and archives its wp-content into the vault as snapshot
+    /// `id`. Taking it again overwrites it (a worker killed half-way starts over).
+    pub async fn take(&self, site: &SiteSpec, id: i64) -> Result<SnapshotFacts, StepError> {
+        let work = self.work()?;
+        let (db_file, files_file) = (
+            work.path().join(DATABASE_FILE),
+            work.path().join(FILES_FILE),
+        );
+        let database = dump::SiteDatabase::of(&self.web, &site.slug);
+        let content = self.web.site_dir(&site.slug).join("wp-content");
+        let (dir, db_out, files_out) = (
+            work.path().to_path_buf(),
+            db_file.clone(),
+            files_file.clone(),
+        );
+        let (db, files) = blocking(move || {
+            let db = database.dump(&dir, &db_out)?;
+            let files = archive::pack(&content, &files_out)?;
+            Ok((db, files))
+        })
+        .await?;
+        let key = SnapshotKey {
+            slug: site.slug.clone(),
+            id,
+        };
+        let manifest = Manifest {
+            format: 1,
+            site_id: site.id,
+            slug: site.slug.clone(),
+            snapshot_id: id,
+            taken_at_ms: crate::store::now_ms(),
+            database: Part {
+                name: DATABASE_FILE.into(),
+                bytes: db.bytes,
+                sha256: db.sha256.clone(),
+            },
+            files: Part {
+                name: FILES_FILE.into(),
+                bytes: files.bytes,
+                sha256: files.sha256.clone(),
+            },
+        };
+        let manifest_file = work.path().join(MANIFEST_FILE);
+        let json = serde_json::to_vec_pretty(&manifest).map_err(StepError::permanent)?;
+        std::fs::write(&manifest_file, json).map_err(|e| {
+            StepError::transient(format!("cannot write {}: {e}", manifest_file.display()))
+        })?;
+        self.vault.put(&key, DATABASE_FILE, &db_file).await?;
+        self.vault.put(&key, FILES_FILE, &files_file).await?;
+        // Last: a snapshot with a manifest is complete.
+        self.vault.put(&key, MANIFEST_FILE, &manifest_file).await?;
+        Ok(SnapshotFacts {
+            database_bytes: db.bytes as i64,
+            database_sha256: db.sha256,
+            files_bytes: files.bytes as i64,
+            files_sha256: files.sha256,
+        })
+    }
+
+    /// Replaces the site's database and wp-content by snapshot `id`'s, after checking both
+    /// files against the checksums recorded when it was taken.
+    pub async fn restore(
+        &self,
+        site: &SiteSpec,
+        id: i64,
+        expect: &SnapshotFacts,
+    ) -> Result<(), StepError> {
+        let work = self.work()?;
+        let key = SnapshotKey {
+            slug: site.slug.clone(),
+            id,
+        };
+        let (db_file, files_file) = (
+            work.path().join(DATABASE_FILE),
+            work.path().join(FILES_FILE),
+        );
+        self.vault.get(&key, DATABASE_FILE, &db_file).await?;
+        self.vault.get(&key, FILES_FILE, &files_file).await?;
+        let database = dump::SiteDatabase::of(&self.web, &site.slug);
+        let content = self.web.site_dir(&site.slug).join("wp-content");
+        let dir = work.path().to_path_buf();
+        let expect = expect.clone();
+        blocking(move || {
+            verify(&db_file, &expect.database_sha256, id)?;
+            verify(&files_file, &expect.files_sha256, id)?;
+            database.load(&dir, &db_file)?;
+            archive::unpack(&files_file, &content)
+        })
+        .await
+    }
+
+    /// Deletes snapshot `id` of the site.
+    pub async fn forget(&self, slug: &str, id: i64) -> Result<(), StepError> {
+        self.vault
+            .delete(&SnapshotKey {
+                slug: slug.to_string(),
+                id,
+            })
+            .await
+    }
+}
+
+fn verify(path: &std::path::Path, sha256: &str, id: i64) -> Result<(), StepError> {
+    let got = file_sha256(path)
+        .map_err(|e| StepError::transient(format!("cannot read {}: {e}", path.display())))?;
+    if got.sha256 == sha256 {
+        Ok(())
+    } else {
+        Err(StepError::Permanent(format!(
+            "snapshot {id} is damaged: {} does not match the checksum recorded when it was taken",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        )))
+    }
+}
+
+/// Runs blocking work (child processes, archives) off the async threads.
+async fn blocking<T: Send + 'static>(
+    op: impl FnOnce() -> Result<T, StepError> + Send + 'static,
+) -> Result<T, StepError> {
+    tokio::task::spawn_blocking(op)
+        .await
+        .map_err(|e| StepError::transient(format!("the snapshot task failed: {e}")))?
+}

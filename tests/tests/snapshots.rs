@@ -1,0 +1,237 @@
+//! Logical snapshots on a single host, over HTTP: take one from the panel, change the site,
+//! restore it, and find the site as it was (database and files), with a snapshot of what
+//! the restore replaced; a damaged snapshot is refused without touching the site; deleting
+//! the site deletes its snapshots.
+
+use std::{os::unix::fs::MetadataExt, path::PathBuf, time::Duration};
+
+use mywp_jobs::drivers::local::{site_db_name, LocalConfig};
+use mywp_tests::{
+    customer::Customer,
+    dataplane::{config, wait_for_title},
+    unique, wait_for, TestApp,
+};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+
+const LIVE: Duration = Duration::from_secs(120);
+const WORK: Duration = Duration::from_secs(90);
+
+/// Runs `sql` in the site's database, as the administrator.
+async fn site_sql(cfg: &LocalConfig, slug: &str, sql: String) {
+    let mut conn = cfg
+        .db
+        .admin_options()
+        .database(&site_db_name(slug))
+        .connect()
+        .await
+        .expect("connect to the site's database");
+    sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.ok();
+}
+
+async fn table_count(cfg: &LocalConfig, slug: &str, table: &str) -> i64 {
+    let mut conn = cfg.db.admin_options().connect().await.unwrap();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+    )
+    .bind(site_db_name(slug))
+    .bind(table)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.ok();
+    n
+}
+
+fn set_title(title: &str) -> String {
+    format!(
+        "UPDATE wp_options SET option_value = '{}' WHERE option_name = 'blogname'",
+        title.replace('\'', "''")
+    )
+}
+
+/// Waits (bounded) until `pick` finds what it wants in the site's backups.
+async fn wait_backups<T>(
+    ann: &Customer,
+    slug: &str,
+    what: &str,
+    pick: impl Fn(&Value) -> Option<T>,
+) -> T {
+    wait_for(what, WORK, || async {
+        let (status, body) = ann.site(slug).await;
+        assert_eq!(status, 200, "{body}");
+        let backups = &body["backups"];
+        for s in backups["snapshots"].as_array().unwrap() {
+            assert_ne!(s["state"], "failed", "a snapshot failed: {backups}");
+        }
+        pick(backups).ok_or_else(|| backups.to_string())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_change_restore_and_delete() {
+    let app = TestApp::spawn().await;
+    let ann = app.new_customer().await;
+    let cfg = config();
+    let slug = unique("snap");
+    ann.create_site(&format!("Snap {slug}"), &slug).await;
+    let detail = ann.wait_status(&slug, "live", LIVE).await;
+    let backup = detail["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "backup")
+        .unwrap()
+        .clone();
+    assert_eq!(backup["state"], "done", "{backup}");
+    assert!(
+        detail["backups"]["policy"]
+            .as_str()
+            .unwrap()
+            .contains("every day"),
+        "{detail}"
+    );
+    assert_eq!(detail["backups"]["snapshots"], Value::Array(vec![]));
+
+    // The content the snapshot must bring back.
+    let before = format!("Before {slug}");
+    site_sql(&cfg, &slug, set_title(&before)).await;
+    let uploads = cfg.site_dir(&slug).join("wp-content/uploads");
+    std::fs::write(uploads.join("note.txt"), "first").unwrap();
+    wait_for_title(&slug, &before).await;
+
+    // Bad input is refused with a clear error and changes nothing.
+    let (status, body) = ann
+        .call_json(
+            "restore_snapshot",
+            &[("slug", &slug), ("snapshot_id", "nope")],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["Invalid"]["field"], "snapshot_id");
+
+    let (status, body) = ann.call_json("take_snapshot", &[("slug", &slug)]).await;
+    assert_eq!(status, 200, "{body}");
+    let snapshot = wait_backups(&ann, &slug, "the manual snapshot", |b| {
+        let s = &b["snapshots"][0];
+        (s["state"] == "done").then(|| s.clone())
+    })
+    .await;
+    assert_eq!(snapshot["kind"], "manual");
+    assert!(
+        snapshot["database_bytes"].as_i64().unwrap() > 1000,
+        "{snapshot}"
+    );
+    assert!(snapshot["files_bytes"].as_i64().unwrap() > 0, "{snapshot}");
+    let id = snapshot["id"].as_i64().unwrap().to_string();
+    let vault = cfg.state_dir.join("snapshots").join(&slug).join(&id);
+    for file in ["database.sql.gz", "files.tar.gz", "manifest.json"] {
+        assert!(vault.join(file).is_file(), "{} is missing", file);
+    }
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(vault.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["slug"], slug.as_str());
+    assert_eq!(manifest["files"]["bytes"], snapshot["files_bytes"]);
+
+    // Change everything: the title, a file gone, a file and a table added.
+    let after = format!("After {slug}");
+    site_sql(&cfg, &slug, set_title(&after)).await;
+    site_sql(&cfg, &slug, "CREATE TABLE wp_later (id INT)".into()).await;
+    std::fs::remove_file(uploads.join("note.txt")).unwrap();
+    std::fs::write(uploads.join("later.txt"), "made after the snapshot").unwrap();
+    wait_for_title(&slug, &after).await;
+
+    let (status, body) = ann
+        .call_json("restore_snapshot", &[("slug", &slug), ("snapshot_id", &id)])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let restore = wait_backups(&ann, &slug, "the restore", |b| {
+        let r = &b["restores"][0];
+        assert_ne!(r["state"], "failed", "{b}");
+        (r["state"] == "done").then(|| r.clone())
+    })
+    .await;
+    wait_for_title(&slug, &before).await;
+    let uploads = cfg.site_dir(&slug).join("wp-content/uploads");
+    assert_eq!(
+        std::fs::read_to_string(uploads.join("note.txt")).unwrap(),
+        "first"
+    );
+    assert!(
+        !uploads.join("later.txt").exists(),
+        "files made later are gone"
+    );
+    assert_eq!(table_count(&cfg, &slug, "wp_later").await, 0);
+    assert_eq!(table_count(&cfg, &slug, "wp_options").await, 1);
+    // The restored files belong to the web server's user, as before.
+    let web_uid = nix::unistd::User::from_name(&cfg.web_user)
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    assert_eq!(
+        std::fs::metadata(uploads.join("note.txt")).unwrap().uid(),
+        web_uid
+    );
+
+    // What the restore replaced was kept first.
+    let (_, detail) = ann.site(&slug).await;
+    let snapshots = detail["backups"]["snapshots"].as_array().unwrap().clone();
+    assert_eq!(snapshots.len(), 2, "{snapshots:?}");
+    let safety = &snapshots[0];
+    assert_eq!(safety["kind"], "pre_restore");
+    assert_eq!(safety["state"], "done");
+    assert_eq!(restore["safety_snapshot_id"], safety["id"]);
+    assert_eq!(restore["snapshot_id"].as_i64().unwrap().to_string(), id);
+
+    // A damaged snapshot is refused, and the site is left as it is.
+    let safety_id = safety["id"].as_i64().unwrap().to_string();
+    let damaged: PathBuf = cfg
+        .state_dir
+        .join("snapshots")
+        .join(&slug)
+        .join(&safety_id)
+        .join("files.tar.gz");
+    std::fs::write(&damaged, "not an archive").unwrap();
+    let (status, body) = ann
+        .call_json(
+            "restore_snapshot",
+            &[("slug", &slug), ("snapshot_id", &safety_id)],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let failed = wait_for("the damaged restore to fail", WORK, || async {
+        let (_, body) = ann.site(&slug).await;
+        let r = body["backups"]["restores"][0].clone();
+        if r["state"] == "failed" {
+            Ok(r)
+        } else {
+            Err(r.to_string())
+        }
+    })
+    .await;
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("damaged"), "{error}");
+    wait_for_title(&slug, &before).await;
+    assert_eq!(
+        std::fs::read_to_string(uploads.join("note.txt")).unwrap(),
+        "first"
+    );
+
+    // Deleting the site deletes its snapshots.
+    let (status, body) = ann
+        .call_json("delete_site", &[("slug", &slug), ("confirm", &slug)])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    ann.wait_gone(&slug, WORK).await;
+    assert!(
+        !cfg.state_dir.join("snapshots").join(&slug).exists(),
+        "the site's snapshots are deleted with it"
+    );
+    app.stop().await;
+}
