@@ -79,6 +79,23 @@ pub async fn leftovers_in(cfg: &LocalConfig, slug: &str) -> Leftovers {
     }
 }
 
+/// Runs `sql` in the site's database on `cfg`'s database server, as the administrator.
+pub async fn site_sql(cfg: &LocalConfig, slug: &str, sql: String) {
+    use sqlx::Connection;
+    let mut conn = cfg
+        .db
+        .admin_options()
+        .database(&site_db_name(slug))
+        .connect()
+        .await
+        .expect("connect to the site's database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.ok();
+}
+
 /// A client that reaches `slug`'s hostname on the data plane's nginx (on loopback), keeping
 /// cookies and following redirects, as a browser would.
 pub fn site_client(slug: &str) -> reqwest::Client {

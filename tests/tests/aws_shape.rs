@@ -12,9 +12,11 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use aws_sdk_route53::types::RrType;
 use mywp_jobs::{
     domain::SiteStatus,
-    drivers::aws::{access_point_uid, aws_drivers, backup_plan_name, media_prefix, CdnDriver},
+    drivers::aws::{
+        access_point_uid, aws_drivers, backup_plan_name, media_prefix, snapshots_prefix, CdnDriver,
+    },
     pipeline::{Pipeline, Settings, StepState},
-    store::Store,
+    store::{OpState, SnapshotKind, Store},
 };
 use mywp_tests::{
     aws::{
@@ -247,6 +249,65 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         .await
         .unwrap();
 
+    // A logical snapshot goes under the site's prefix, and restores what it holds.
+    let served_title = |want: String| {
+        let host = host.clone();
+        async move {
+            wait_for(
+                &format!("{host} to serve {want:?}"),
+                Duration::from_secs(30),
+                || async {
+                    match serve(&host).await {
+                        Ok((200, body)) if body.contains(&want) => Ok(()),
+                        seen => Err(format!("{seen:?}")),
+                    }
+                },
+            )
+            .await
+        }
+    };
+    let title_sql = |t: &str| {
+        format!("UPDATE wp_options SET option_value = '{t}' WHERE option_name = 'blogname'")
+    };
+    let before = format!("Before {slug}");
+    dataplane::site_sql(&web, &slug, title_sql(&before)).await;
+    let note = web.site_dir(&slug).join("wp-content/uploads/note.txt");
+    std::fs::write(&note, "first").unwrap();
+    let snapshot = store
+        .request_snapshot(site_id, SnapshotKind::Manual, None)
+        .await
+        .unwrap();
+    direct::drive(&pipeline, site_id, Duration::from_secs(60)).await;
+    let snapshot = store.snapshot(snapshot.id).await.unwrap().unwrap();
+    assert_eq!(snapshot.state, OpState::Done, "{snapshot:?}");
+    let listed = clients
+        .s3
+        .list_objects_v2()
+        .bucket(&cfg.media_bucket)
+        .prefix(format!("{}{}/", snapshots_prefix(&slug), snapshot.id))
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    names.sort();
+    let base = format!("sites/{slug}/snapshots/{}/", snapshot.id);
+    assert_eq!(
+        names,
+        ["database.sql.gz", "files.tar.gz", "manifest.json"].map(|n| format!("{base}{n}"))
+    );
+    dataplane::site_sql(&web, &slug, title_sql("After")).await;
+    std::fs::remove_file(&note).unwrap();
+    served_title("After".into()).await;
+    store
+        .request_restore(site_id, snapshot.id, None)
+        .await
+        .unwrap();
+    direct::drive(&pipeline, site_id, Duration::from_secs(60)).await;
+    let restore = &store.restores_of(site_id, 1).await.unwrap()[0];
+    assert_eq!(restore.state, OpState::Done, "{restore:?}");
+    served_title(before).await;
+    assert_eq!(std::fs::read_to_string(&note).unwrap(), "first");
+
     assert!(store.request_delete(site_id).await.unwrap());
     direct::drive(&pipeline, site_id, Duration::from_secs(240)).await;
     assert!(
@@ -256,7 +317,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     assert_eq!(
         inventory(&cfg, &clients, &spec).await,
         Inventory::default(),
-        "nothing of the site is left in AWS"
+        "nothing of the site is left in AWS, snapshots included"
     );
     assert_eq!(leftovers_in(&web, &slug).await, Leftovers::NONE);
     clients
@@ -286,4 +347,65 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     drop(agent);
     let _ = std::fs::remove_dir_all(cfg.efs_mount.as_path());
     db.drop_database().await;
+}
+
+/// Big snapshot files go up in parts (S3 needs it past 5 GiB) and come back whole; deleting
+/// the snapshot leaves no version behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_snapshot_files_go_up_in_parts_and_come_back_whole() {
+    use mywp_jobs::{
+        drivers::aws::S3Vault,
+        snapshots::{SnapshotKey, Vault},
+    };
+    let infra = infra(false).await;
+    let part = 5 * 1024 * 1024;
+    let vault = S3Vault::with_part_size(infra.clients.clone(), Arc::new(infra.cfg.clone()), part);
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("files.tar.gz");
+    // Two and a bit parts of bytes that do not repeat within a part.
+    let data: Vec<u8> = (0..(2 * part + 12_345))
+        .map(|i| (i * 7 + i / 251) as u8)
+        .collect();
+    std::fs::write(&big, &data).unwrap();
+    let key = SnapshotKey {
+        slug: unique("vault"),
+        id: 7,
+    };
+    vault.put(&key, "files.tar.gz", &big).await.unwrap();
+    let object = format!("{}7/files.tar.gz", snapshots_prefix(&key.slug));
+    let head = infra
+        .clients
+        .s3
+        .head_object()
+        .bucket(&infra.cfg.media_bucket)
+        .key(&object)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(data.len() as i64));
+    assert!(
+        head.e_tag().is_some_and(|t| t.ends_with("-3\"")),
+        "a multipart upload of 3 parts: {:?}",
+        head.e_tag()
+    );
+    let back = dir.path().join("back");
+    vault.get(&key, "files.tar.gz", &back).await.unwrap();
+    assert!(
+        std::fs::read(&back).unwrap() == data,
+        "the file comes back whole"
+    );
+    let missing = vault.get(&key, "nope", &back).await.unwrap_err();
+    assert!(missing.to_string().contains("missing"), "{missing}");
+
+    vault.delete_site(&key.slug).await.unwrap();
+    let left = infra
+        .clients
+        .s3
+        .list_object_versions()
+        .bucket(&infra.cfg.media_bucket)
+        .prefix(snapshots_prefix(&key.slug))
+        .send()
+        .await
+        .unwrap();
+    assert!(left.versions().is_empty() && left.delete_markers().is_empty());
 }

@@ -165,7 +165,62 @@ async fn browser_sign_up_create_watch_live_delete() {
     };
     assert_eq!(step("database").await, "done");
     assert_eq!(step("media").await, "not available here");
+    assert_eq!(step("backup").await, "done");
     browser.screenshot(&shots.join("site-live.png")).await;
+
+    // Take a snapshot, then restore it, from the page.
+    browser.wait_form(&site_path, "#take-snapshot", PAGE).await;
+    browser.click("#take-snapshot button[type=submit]").await;
+    let done = r#"#snapshots tr[data-state="done"]"#;
+    browser
+        .wait("the snapshot to be done", LIVE, || async {
+            match browser.text(done).await? {
+                Some(row) => Ok(row),
+                None => Err(browser.text("#backups").await?.unwrap_or_default()),
+            }
+        })
+        .await;
+    let restore_form = format!("{done} details.restore form");
+    browser
+        .click(&format!("{done} details.restore summary"))
+        .await;
+    browser.wait_form(&site_path, &restore_form, PAGE).await;
+    browser
+        .click(&format!("{restore_form} button[type=submit]"))
+        .await;
+    let status = browser
+        .wait("the restore to be done", LIVE, || async {
+            let state = browser
+                .js(
+                    "const e = document.querySelector('#restore-status'); \
+                     return e ? e.dataset.state : null;",
+                    vec![],
+                )
+                .await?;
+            match state.as_str() {
+                Some("done") => Ok(browser.text("#restore-status").await?.unwrap_or_default()),
+                Some("failed") => panic!(
+                    "the restore failed: {:?}",
+                    browser.text("#restore-status").await
+                ),
+                _ => Err(format!("restore status: {state}")),
+            }
+        })
+        .await;
+    assert!(status.starts_with("Restored the snapshot of"), "{status}");
+    let kinds = browser
+        .js(
+            "return [...document.querySelectorAll('#snapshots tbody tr td:nth-child(2)')]\
+             .map(e => e.textContent.trim());",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds,
+        serde_json::json!(["Before a restore", "Taken on request"])
+    );
+    browser.screenshot(&shots.join("site-restored.png")).await;
 
     // Delete it through the UI.
     browser.wait_form(&site_path, "#delete-form", PAGE).await;

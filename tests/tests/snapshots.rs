@@ -8,30 +8,14 @@ use std::{os::unix::fs::MetadataExt, path::PathBuf, time::Duration};
 use mywp_jobs::drivers::local::{site_db_name, LocalConfig};
 use mywp_tests::{
     customer::Customer,
-    dataplane::{config, wait_for_title},
+    dataplane::{config, site_sql, wait_for_title},
     unique, wait_for, TestApp,
 };
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use sqlx::{ConnectOptions, Connection};
 
 const LIVE: Duration = Duration::from_secs(120);
 const WORK: Duration = Duration::from_secs(90);
-
-/// Runs `sql` in the site's database, as the administrator.
-async fn site_sql(cfg: &LocalConfig, slug: &str, sql: String) {
-    let mut conn = cfg
-        .db
-        .admin_options()
-        .database(&site_db_name(slug))
-        .connect()
-        .await
-        .expect("connect to the site's database");
-    sqlx::raw_sql(AssertSqlSafe(sql.clone()))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    conn.close().await.ok();
-}
 
 async fn table_count(cfg: &LocalConfig, slug: &str, table: &str) -> i64 {
     let mut conn = cfg.db.admin_options().connect().await.unwrap();
