@@ -219,3 +219,62 @@ async fn snapshot_change_restore_and_delete() {
     );
     app.stop().await;
 }
+
+/// The schedule, end to end: a site live for longer than the interval gets a scheduled
+/// snapshot from the workers' sweep; with one kept, the next one replaces it in the vault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_snapshots_come_and_expire() {
+    let app = TestApp::spawn_with(|c| c.snapshot_keep = 1, true).await;
+    let ann = app.new_customer().await;
+    let cfg = config();
+    let slug = unique("sched");
+    ann.create_site(&format!("Sched {slug}"), &slug).await;
+    ann.wait_status(&slug, "live", LIVE).await;
+    let store = &app.plane.store;
+    let site = store.site_by_slug(&slug).await.unwrap().unwrap();
+    let day = 25 * 3600 * 1000_i64;
+    // As if the site went live a day ago: the sweep (every 15 s) finds it due.
+    let age = |sql: &'static str| {
+        sqlx::query(sql)
+            .bind(day)
+            .bind(site.id)
+            .execute(store.pool())
+    };
+    age("UPDATE sites SET live_at = live_at - $1 WHERE id = $2")
+        .await
+        .unwrap();
+    let first = wait_backups(&ann, &slug, "a scheduled snapshot", |b| {
+        let s = &b["snapshots"][0];
+        (s["state"] == "done").then(|| s.clone())
+    })
+    .await;
+    assert_eq!(first["kind"], "scheduled");
+    let first_dir = cfg
+        .state_dir
+        .join("snapshots")
+        .join(&slug)
+        .join(first["id"].as_i64().unwrap().to_string());
+    assert!(first_dir.join("manifest.json").is_file());
+
+    // A day later, the next one; only one is kept.
+    age("UPDATE site_snapshots SET created_at = created_at - $1 WHERE site_id = $2")
+        .await
+        .unwrap();
+    let second = wait_backups(&ann, &slug, "the next scheduled snapshot", |b| {
+        let all = b["snapshots"].as_array().unwrap();
+        match all.as_slice() {
+            [s] if s["state"] == "done" && s["id"] != first["id"] => Some(s.clone()),
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(second["kind"], "scheduled");
+    assert!(!first_dir.exists(), "the expired snapshot left the vault");
+
+    let (status, body) = ann
+        .call_json("delete_site", &[("slug", &slug), ("confirm", &slug)])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    ann.wait_gone(&slug, WORK).await;
+    app.stop().await;
+}
