@@ -39,6 +39,7 @@ fn site(id: i64, slug: &str, hostnames: Vec<String>) -> SiteSpec {
         title: format!("Blog {slug}"),
         owner_email: "owner@example.com".to_string(),
         hostnames,
+        primary: None,
     }
 }
 

@@ -126,6 +126,7 @@ fn site(hostnames: &[&str]) -> SiteSpec {
         title: "Blog".into(),
         owner_email: "owner@example.com".into(),
         hostnames: hostnames.iter().map(|h| h.to_string()).collect(),
+        primary: None,
     }
 }
 
@@ -376,6 +377,8 @@ async fn a_custom_domain_waits_for_dns_validation_and_a_failure_says_why() {
             "CertificateManager.ListTagsForCertificate",
             r#"{"Tags":[{"Key":"mywp:site-id","Value":"5"}]}"#,
         ),
+        // Does it cover exactly the site's domains? (Yes: it is kept.)
+        ok("CertificateManager.DescribeCertificate", acm_pending("FAILED", r#","FailureReason":"CAA_ERROR""#)),
         ok("CertificateManager.DescribeCertificate", acm_pending("FAILED", r#","FailureReason":"CAA_ERROR""#)),
         ok("GET /2013-04-01/hostedzone", no_zones),
         ok("CertificateManager.DescribeCertificate", acm_pending("FAILED", r#","FailureReason":"CAA_ERROR""#)),
@@ -403,6 +406,10 @@ async fn a_custom_domain_waits_for_dns_validation_and_a_failure_says_why() {
     assert!(
         !request.contains("blog.mywp.test"),
         "the platform name needs no certificate"
+    );
+    assert!(
+        request.contains(r#""IdempotencyToken":"mywp5x"#),
+        "the token names the site: {request}"
     );
 
     let err = certs.ensure(&spec).await.expect_err("a failed certificate");

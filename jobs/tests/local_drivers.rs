@@ -46,6 +46,7 @@ fn site(cfg: &LocalConfig, slug: &str) -> SiteSpec {
         title: format!("Tom's Test & Blog {slug}"),
         owner_email: "Owner@Example.com".to_string(),
         hostnames: vec![cfg.site_host(slug)],
+        primary: None,
     }
 }
 

@@ -137,6 +137,34 @@ pub async fn wait_for_title(slug: &str, title: &str) {
     .await
 }
 
+/// GETs `/` with `Host: host` from the data plane's nginx, not following redirects:
+/// (status, Location, body).
+pub async fn get_host(host: &str) -> (u16, Option<String>, String) {
+    let cfg = config();
+    let client = reqwest::Client::builder()
+        .resolve(
+            host,
+            std::net::SocketAddr::from(([127, 0, 0, 1], cfg.sites_port)),
+        )
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client");
+    let res = client
+        .get(format!("http://{host}:{}/", cfg.sites_port))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET http://{host}/: {e}"));
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (status, location, res.text().await.unwrap_or_default())
+}
+
 /// GETs `/` from the site's hostname on the data plane's nginx: (status, body).
 pub async fn get_site_page(slug: &str) -> (u16, String) {
     let res = site_client(slug)

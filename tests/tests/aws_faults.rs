@@ -69,7 +69,7 @@ async fn sites_converge_through_throttling_errors_and_dropped_connections() {
             "{row:?}: {:?}",
             store.steps(*id).await.unwrap()
         );
-        let spec = pipeline.spec(&row);
+        let spec = pipeline.spec(&row).await.unwrap();
         assert_eq!(
             inventory(&infra.cfg, &infra.clients, &spec).await,
             ONE_SITE,
@@ -94,7 +94,12 @@ async fn sites_converge_through_throttling_errors_and_dropped_connections() {
 
     let mut specs = Vec::new();
     for id in &sites {
-        specs.push(pipeline.spec(&store.site(*id).await.unwrap().unwrap()));
+        specs.push(
+            pipeline
+                .spec(&store.site(*id).await.unwrap().unwrap())
+                .await
+                .unwrap(),
+        );
         assert!(store.request_delete(*id).await.unwrap());
     }
     futures::future::join_all(

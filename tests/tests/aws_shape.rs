@@ -11,9 +11,10 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use aws_sdk_route53::types::RrType;
 use mywp_jobs::{
-    domain::SiteStatus,
+    domain::{CustomDomain, SiteStatus},
     drivers::aws::{
-        access_point_uid, aws_drivers, backup_plan_name, media_prefix, snapshots_prefix, CdnDriver,
+        access_point_uid, aws_drivers, backup_plan_name, media_prefix, normalize_zone_id,
+        snapshots_prefix, CdnDriver, CertificateDriver,
     },
     pipeline::{Pipeline, Settings, StepState},
     store::{OpState, SnapshotKind, Store},
@@ -82,7 +83,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         steps.iter().all(|s| s.state == StepState::Done),
         "every step is done in the AWS shape: {steps:?}"
     );
-    let spec = pipeline.spec(&row);
+    let spec = pipeline.spec(&row).await.unwrap();
     let host = spec.hostnames[0].clone();
 
     // CloudFront: the load balancer for pages, the bucket (through OAC) for media.
@@ -307,6 +308,137 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     assert_eq!(restore.state, OpState::Done, "{restore:?}");
     served_title(before).await;
     assert_eq!(std::fs::read_to_string(&note).unwrap(), "first");
+
+    // The customer's own domain, in a zone of this account: its certificate is validated
+    // through Route 53, issued, and attached with the domain to the distribution.
+    let zone_name = format!("{}.example", unique("cust"));
+    let zone = clients
+        .route53
+        .create_hosted_zone()
+        .name(&zone_name)
+        .caller_reference(unique("zone"))
+        .send()
+        .await
+        .unwrap();
+    let zone_id = normalize_zone_id(zone.hosted_zone().unwrap().id());
+    let www = format!("www.{zone_name}");
+    let domain = CustomDomain::parse(&www, &cfg.platform_domain).unwrap();
+    store.add_domain(site_id, &domain).await.unwrap();
+    store.reconverge_site(site_id).await.unwrap();
+    direct::drive(&pipeline, site_id, Duration::from_secs(120)).await;
+    let row = store.site(site_id).await.unwrap().unwrap();
+    assert_eq!(
+        row.status,
+        SiteStatus::Live,
+        "{:?}",
+        store.steps(site_id).await
+    );
+    let with_domain = pipeline.spec(&row).await.unwrap();
+    assert_eq!(with_domain.hostnames, vec![host.clone(), www.clone()]);
+    let certs = CertificateDriver::new(
+        clients.clone(),
+        Arc::new(cfg.clone()),
+        Arc::new(CdnDriver::new(clients.clone(), Arc::new(cfg.clone()))),
+    );
+    let arns = certs.certificates(&with_domain).await.unwrap();
+    assert_eq!(arns.len(), 1, "one certificate for the site's domain");
+    let cert = clients
+        .acm
+        .describe_certificate()
+        .certificate_arn(&arns[0])
+        .send()
+        .await
+        .unwrap();
+    let cert = cert.certificate().unwrap();
+    assert_eq!(cert.status().map(|s| s.as_str()), Some("ISSUED"));
+    assert_eq!(cert.subject_alternative_names(), std::slice::from_ref(&www));
+    let cnames = |zone_id: String| {
+        let clients = clients.clone();
+        async move {
+            clients
+                .route53
+                .list_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .send()
+                .await
+                .unwrap()
+                .resource_record_sets()
+                .iter()
+                .filter(|r| *r.r#type() == RrType::Cname)
+                .map(|r| r.name().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let validation = cnames(zone_id.clone()).await;
+    assert_eq!(validation.len(), 1, "the validation record is in our zone");
+    let dist_config = |id: String| {
+        let clients = clients.clone();
+        async move {
+            let out = clients
+                .cloudfront
+                .get_distribution_config()
+                .id(id)
+                .send()
+                .await
+                .unwrap();
+            let c = out.distribution_config().unwrap().clone();
+            let mut aliases = c.aliases().unwrap().items().to_vec();
+            aliases.sort();
+            let cert = c
+                .viewer_certificate()
+                .and_then(|v| v.acm_certificate_arn())
+                .map(str::to_string);
+            (aliases, cert)
+        }
+    };
+    let mut both = vec![host.clone(), www.clone()];
+    both.sort();
+    assert_eq!(
+        dist_config(dist.id.clone()).await,
+        (both, Some(arns[0].clone()))
+    );
+    assert_eq!(
+        inventory(&cfg, &clients, &with_domain).await.certificates,
+        1
+    );
+    // The web fleet serves the domain too, once the agent has applied the new block.
+    wait_for(
+        &format!("the web fleet to serve {www}"),
+        Duration::from_secs(30),
+        || async {
+            match serve(&www).await {
+                Ok((200, body)) if body.contains(&slug) => Ok(()),
+                seen => Err(format!("{seen:?}")),
+            }
+        },
+    )
+    .await;
+
+    // Removed: back to the platform's name and certificate; the domain's certificate and its
+    // validation record are gone.
+    assert!(store.remove_domain(site_id, &www).await.unwrap());
+    store.reconverge_site(site_id).await.unwrap();
+    direct::drive(&pipeline, site_id, Duration::from_secs(120)).await;
+    let row = store.site(site_id).await.unwrap().unwrap();
+    assert_eq!(
+        row.status,
+        SiteStatus::Live,
+        "{:?}",
+        store.steps(site_id).await
+    );
+    assert_eq!(
+        dist_config(dist.id.clone()).await,
+        (vec![host.clone()], Some(cfg.platform_cert_arn.clone()))
+    );
+    assert!(certs.certificates(&with_domain).await.unwrap().is_empty());
+    assert!(cnames(zone_id.clone()).await.is_empty());
+    clients
+        .route53
+        .delete_hosted_zone()
+        .id(&zone_id)
+        .send()
+        .await
+        .unwrap();
 
     assert!(store.request_delete(site_id).await.unwrap());
     direct::drive(&pipeline, site_id, Duration::from_secs(240)).await;

@@ -71,6 +71,7 @@ async fn two_workers_on_one_postgres_run_each_step_once() {
             title: site.title.clone(),
             owner_email: email.clone(),
             hostnames: vec![format!("{slug}.{}", infra.cfg.platform_domain)],
+            primary: None,
         };
         assert_eq!(
             inventory(&infra.cfg, &infra.clients, &spec).await,

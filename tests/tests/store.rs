@@ -9,11 +9,11 @@ use std::{
 
 use futures::FutureExt;
 use mywp_jobs::{
-    domain::{Email, Password, PasswordHash, Role, SiteSlug, SiteStatus, SiteTitle},
+    domain::{CustomDomain, Email, Password, PasswordHash, Role, SiteSlug, SiteStatus, SiteTitle},
     pipeline::{StepKind, StepState},
     store::{
         now_ms, Account, Backend, BackupOp, NewSite, OpState, Retention, SiteRow, SnapshotFacts,
-        SnapshotKind, StepRow, Store, StoreError,
+        SnapshotKind, StepRow, Store, StoreError, MAX_DOMAINS_PER_SITE,
     },
 };
 use mywp_tests::{postgres::TestDatabase, unique};
@@ -98,6 +98,7 @@ on_both_backends!(
     audit_newest_first,
     snapshots_and_restores,
     snapshot_retention,
+    domains,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -982,6 +983,96 @@ fn backend_of_url() {
     }
     let msg = Backend::of_url("mysql://x").unwrap_err().to_string();
     assert!(msg.contains("mysql"), "the message names the scheme: {msg}");
+}
+
+async fn domains(store: Store) {
+    let ann = account(&store).await;
+    let site = site_of(&store, &ann).await;
+    let other = site_of(&store, &ann).await;
+    let name = format!("www.{}.example", unique("d"));
+    let www = CustomDomain::parse(&name, "localhost").unwrap();
+    store.add_domain(site.id, &www).await.unwrap();
+    // A domain belongs to one site.
+    assert!(matches!(
+        store.add_domain(other.id, &www).await,
+        Err(StoreError::Conflict("domain"))
+    ));
+    assert!(matches!(
+        store.add_domain(site.id, &www).await,
+        Err(StoreError::Conflict("domain"))
+    ));
+    let listed: Vec<String> = store
+        .domains_of(site.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.hostname)
+        .collect();
+    assert_eq!(listed, vec![name.clone()]);
+    assert!(store.domains_of(other.id).await.unwrap().is_empty());
+
+    // Only a domain of the site can be its address.
+    assert!(!store
+        .set_primary_domain(other.id, Some(&name))
+        .await
+        .unwrap());
+    assert!(store
+        .set_primary_domain(site.id, Some(&name))
+        .await
+        .unwrap());
+    let row = store.site(site.id).await.unwrap().unwrap();
+    assert_eq!(row.primary_domain.as_deref(), Some(name.as_str()));
+    // Removing it makes the platform hostname the address again.
+    assert!(!store.remove_domain(other.id, &name).await.unwrap());
+    assert!(store.remove_domain(site.id, &name).await.unwrap());
+    assert!(!store.remove_domain(site.id, &name).await.unwrap());
+    assert_eq!(
+        store.site(site.id).await.unwrap().unwrap().primary_domain,
+        None
+    );
+    store.add_domain(other.id, &www).await.unwrap();
+
+    // At most MAX_DOMAINS_PER_SITE, with a message.
+    for n in 0..MAX_DOMAINS_PER_SITE {
+        let d = CustomDomain::parse(&format!("d{n}.{}.example", unique("m")), "localhost").unwrap();
+        store.add_domain(site.id, &d).await.unwrap();
+    }
+    let one_more = CustomDomain::parse(&format!("{}.example", unique("x")), "localhost").unwrap();
+    match store.add_domain(site.id, &one_more).await {
+        Err(StoreError::Config(message)) => assert!(message.contains("at most"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+
+    // A change of hostnames sends every step through again.
+    store
+        .set_site_status(site.id, SiteStatus::Live, None)
+        .await
+        .unwrap();
+    let mut done = step_of(&store, site.id, StepKind::Cdn).await;
+    done.state = StepState::Done;
+    done.attempts = 2;
+    store.save_step(site.id, &done).await.unwrap();
+    store.reconverge_site(site.id).await.unwrap();
+    let again = step_of(&store, site.id, StepKind::Cdn).await;
+    assert_eq!((again.state, again.attempts), (StepState::Pending, 0));
+    assert_eq!(
+        store.site(site.id).await.unwrap().unwrap().status,
+        SiteStatus::Provisioning
+    );
+    // Not for a site being deleted.
+    assert!(store.request_delete(other.id).await.unwrap());
+    store.reconverge_site(other.id).await.unwrap();
+    assert_eq!(
+        store.site(other.id).await.unwrap().unwrap().status,
+        SiteStatus::Deleting
+    );
+
+    store.delete_site_row(other.id).await.unwrap();
+    assert!(store.domains_of(other.id).await.unwrap().is_empty());
+    // The forgotten site's domain is free again.
+    store.add_domain(site.id, &www).await.unwrap_err();
+    let fresh = site_of(&store, &ann).await;
+    store.add_domain(fresh.id, &www).await.unwrap();
 }
 
 fn facts(n: i64) -> SnapshotFacts {

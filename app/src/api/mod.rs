@@ -1,6 +1,7 @@
 //! The server functions: the panel's whole API, each at a stable endpoint under `/api`.
 
 pub mod auth;
+pub mod domains;
 pub mod fleet;
 pub mod sites;
 pub mod snapshots;

@@ -1,5 +1,5 @@
-//! A customer's sites: list, create, look at (with its snapshots), delete, retry, and open
-//! wp-admin.
+//! A customer's sites: list, create, look at (with its domains and snapshots), delete, retry,
+//! and open wp-admin.
 
 use leptos::prelude::*;
 
@@ -71,7 +71,7 @@ pub(crate) mod owned {
             slug: site.slug.clone(),
             title: site.title.clone(),
             status: site.status.as_str().into(),
-            url: state()?.site_url(&site.slug),
+            url: state()?.home_url(&site.slug, site.primary_domain.as_deref()),
             created_at: site.created_at,
         })
     }
@@ -160,10 +160,12 @@ pub async fn get_site(slug: String) -> Result<SiteDetail, AppError> {
         })
         .collect();
     let backups = super::snapshots::ssr::backups_of(&site).await?;
+    let domains = super::domains::ssr::domains_of(&site).await?;
     Ok(SiteDetail {
         site: owned::summary(&site)?,
         error: site.last_error.clone(),
         steps,
+        domains,
         settled: !matches!(site.status, SiteStatus::Provisioning | SiteStatus::Deleting)
             && !backups.busy(),
         backups,
@@ -227,6 +229,7 @@ pub async fn open_wp_admin(slug: String) -> Result<(), AppError> {
         title: site.title.clone(),
         owner_email: site.owner_email.clone(),
         hostnames: vec![],
+        primary: site.primary_domain.clone(),
     };
     let link = links(&spec).ok_or_else(|| internal("no login link could be made"))?;
     owned::audit(&user, "site.wp_admin_login", &site).await?;

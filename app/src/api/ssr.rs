@@ -45,13 +45,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn site_url(&self, slug: &str) -> String {
+    /// The site's platform hostname, `<slug>.<platform domain>`.
+    pub fn platform_host(&self, slug: &str) -> String {
+        format!("{slug}.{}", self.platform_domain)
+    }
+
+    /// The site's address: its primary domain, else its platform hostname.
+    pub fn home_url(&self, slug: &str, primary: Option<&str>) -> String {
+        let host = primary.map_or_else(|| self.platform_host(slug), str::to_string);
         if self.sites_https {
-            return format!("https://{slug}.{}/", self.platform_domain);
+            return format!("https://{host}/");
         }
         match self.sites_port {
-            80 => format!("http://{slug}.{}/", self.platform_domain),
-            port => format!("http://{slug}.{}:{port}/", self.platform_domain),
+            80 => format!("http://{host}/"),
+            port => format!("http://{host}:{port}/"),
         }
     }
 }

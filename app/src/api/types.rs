@@ -74,10 +74,33 @@ pub struct SiteDetail {
     pub site: SiteSummary,
     pub error: Option<String>,
     pub steps: Vec<StepView>,
+    pub domains: Domains,
     pub backups: Backups,
     /// Nothing under way (provisioning, deleting, a snapshot, a restore): while something
     /// is, the page keeps itself fresh.
     pub settled: bool,
+}
+
+/// A customer's own domain of a site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainView {
+    /// The IDNA ASCII form, as DNS and the server functions know it.
+    pub hostname: String,
+    /// The form people read (`bücher.example`).
+    pub display: String,
+    pub created_at: i64,
+}
+
+/// A site's hostnames: the platform's, and the customer's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Domains {
+    /// `<slug>.<platform domain>`: always served; customers' domains point at it.
+    pub platform_host: String,
+    /// The domain that is the site's address; `None`: the platform hostname.
+    pub primary: Option<String>,
+    pub items: Vec<DomainView>,
+    /// The sites are served over https (their domains get certificates).
+    pub https: bool,
 }
 
 /// One logical snapshot of a site: its database and its files.

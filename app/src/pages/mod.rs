@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod backups;
+pub mod domains;
 pub mod fleet;
 pub mod home;
 pub mod new_site;

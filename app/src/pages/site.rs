@@ -3,7 +3,11 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{backups::BackupsCard, RequireLogin};
+use super::{
+    backups::BackupsCard,
+    domains::{DomainActions, DomainsCard},
+    RequireLogin,
+};
 use crate::{
     api::{
         sites::{get_site, DeleteSite, OpenWpAdmin, RetrySite},
@@ -22,6 +26,7 @@ pub fn SiteDetailPage() -> impl IntoView {
         retry,
         take: ServerAction::<TakeSnapshot>::new(),
         restore: ServerAction::<RestoreSnapshot>::new(),
+        domains: DomainActions::new(),
     };
     let tick = RwSignal::new(0u64);
     let site = Resource::new(
@@ -32,6 +37,7 @@ pub fn SiteDetailPage() -> impl IntoView {
                 retry.version().get(),
                 actions.take.version().get(),
                 actions.restore.version().get(),
+                actions.domains.version(),
             )
         },
         |(slug, ..)| get_site(slug),
@@ -74,6 +80,7 @@ struct SiteActions {
     retry: ServerAction<RetrySite>,
     take: ServerAction<TakeSnapshot>,
     restore: ServerAction<RestoreSnapshot>,
+    domains: DomainActions,
 }
 
 #[component]
@@ -129,6 +136,9 @@ fn SiteView(detail: SiteDetail, actions: SiteActions) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+        {(s.status != "deleting").then(|| view! {
+            <DomainsCard slug=s.slug.clone() live domains=detail.domains.clone() actions=actions.domains/>
+        })}
         {(s.status != "deleting").then(|| view! {
             <BackupsCard slug=s.slug.clone() live backups=detail.backups.clone() take=actions.take restore=actions.restore/>
         })}

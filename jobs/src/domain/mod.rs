@@ -2,9 +2,11 @@
 //! construction ("parse, don't validate").
 
 mod account;
+mod hostname;
 mod site;
 
 pub use account::{Email, Password, PasswordHash, Role};
+pub use hostname::CustomDomain;
 pub use site::{SiteSlug, SiteStatus, SiteTitle};
 
 /// Bad input, with the form field it belongs to and a message a customer can act on.

@@ -26,8 +26,12 @@ pub struct SiteSpec {
     pub title: String,
     /// The owner's email: WordPress's admin account.
     pub owner_email: String,
-    /// Every hostname the site answers to, the platform hostname first.
+    /// Every hostname the site answers to, the platform hostname first, then the
+    /// customer's own domains.
     pub hostnames: Vec<String>,
+    /// The customer's domain WordPress uses as the site's address; `None`: the platform
+    /// hostname.
+    pub primary: Option<String>,
 }
 
 impl std::fmt::Debug for SiteSpec {

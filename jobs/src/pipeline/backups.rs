@@ -20,7 +20,7 @@ impl Pipeline {
     /// Does the site's pending snapshots and restores. A site that is not live cannot have
     /// them: they fail, saying so.
     pub(super) async fn run_backups(&self, site: &SiteRow) -> Result<(), StoreError> {
-        let spec = self.spec(site);
+        let spec = self.spec(site).await?;
         while let Some(op) = self.store.next_backup_op(site.id).await? {
             let not_live = format!(
                 "The site is {}, not live.",

@@ -81,15 +81,20 @@ impl Pipeline {
         &self.settings
     }
 
-    /// The spec drivers work from.
-    pub fn spec(&self, site: &SiteRow) -> SiteSpec {
-        SiteSpec {
+    /// The spec drivers work from: the site's platform hostname, then its own domains.
+    pub async fn spec(&self, site: &SiteRow) -> Result<SiteSpec, StoreError> {
+        let mut hostnames = vec![format!("{}.{}", site.slug, self.settings.platform_domain)];
+        for domain in self.store.domains_of(site.id).await? {
+            hostnames.push(domain.hostname);
+        }
+        Ok(SiteSpec {
             id: site.id,
             slug: site.slug.clone(),
             title: site.title.clone(),
             owner_email: site.owner_email.clone(),
-            hostnames: vec![format!("{}.{}", site.slug, self.settings.platform_domain)],
-        }
+            hostnames,
+            primary: site.primary_domain.clone(),
+        })
     }
 
     /// Runs the site's pipeline as far as it can go now.
@@ -161,7 +166,7 @@ impl Pipeline {
         site: &SiteRow,
         mut steps: BTreeMap<StepKind, StepRow>,
     ) -> Result<Outcome, StoreError> {
-        let spec = self.spec(site);
+        let spec = self.spec(site).await?;
         let mut running = FuturesUnordered::new();
         // Steps this run has started and not seen end: `Running` in the store may also mean
         // "a killed worker left it", which this run must resume, but not start twice.
@@ -326,7 +331,7 @@ impl Pipeline {
         site: &SiteRow,
         mut steps: BTreeMap<StepKind, StepRow>,
     ) -> Result<Outcome, StoreError> {
-        let spec = self.spec(site);
+        let spec = self.spec(site).await?;
         let mut running = FuturesUnordered::new();
         let mut in_flight = std::collections::BTreeSet::new();
         // Removals that failed in this run; a step that failed while being built is removed.

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod audit;
+mod domains;
 mod sites;
 mod snapshots;
 
@@ -15,6 +16,7 @@ use sqlx::{any::AnyPoolOptions, AnyPool};
 
 pub use accounts::{Account, SessionToken};
 pub use audit::AuditEntry;
+pub use domains::{DomainRow, MAX_DOMAINS_PER_SITE};
 pub use sites::{NewSite, SiteRow, StepRow};
 pub use snapshots::{
     BackupOp, OpState, RestoreRow, Retention, SnapshotFacts, SnapshotKind, SnapshotRow,

@@ -28,6 +28,8 @@ pub struct SiteRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub live_at: Option<i64>,
+    /// The customer's domain WordPress uses as its address; `None`: the platform hostname.
+    pub primary_domain: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +49,7 @@ macro_rules! select_sites {
     ($($rest:literal),*) => {
         concat!(
             "SELECT s.id, s.slug, s.title, s.owner_id, a.email AS owner_email, s.status, s.desired, ",
-            "s.last_error, s.created_at, s.updated_at, s.live_at ",
+            "s.last_error, s.created_at, s.updated_at, s.live_at, s.primary_domain ",
             "FROM sites s JOIN accounts a ON a.id = s.owner_id ",
             $($rest),*
         )
@@ -67,6 +69,7 @@ fn site(row: &AnyRow) -> Result<SiteRow, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         live_at: row.try_get("live_at")?,
+        primary_domain: row.try_get("primary_domain")?,
     })
 }
 
@@ -253,7 +256,12 @@ impl Store {
     /// Forgets a site whose resources are all removed.
     pub async fn delete_site_row(&self, site_id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for table in ["site_steps", "site_snapshots", "site_restores"] {
+        for table in [
+            "site_steps",
+            "site_snapshots",
+            "site_restores",
+            "site_domains",
+        ] {
             sqlx::query(AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE site_id = $1"
             )))

@@ -297,7 +297,7 @@ impl CdnDriver {
 
     /// The hostnames the distribution serves with the platform certificate: those inside
     /// the platform domain.
-    fn platform_aliases(&self, site: &SiteSpec) -> Vec<String> {
+    pub fn platform_aliases(&self, site: &SiteSpec) -> Vec<String> {
         let domain = &self.cfg.platform_domain;
         let mut names: Vec<String> = Vec::new();
         for host in &site.hostnames {

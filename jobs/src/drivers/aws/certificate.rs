@@ -111,8 +111,9 @@ impl CertificateDriver {
             .domain_name(&domains[0])
             .set_subject_alternative_names(Some(domains.to_vec()))
             .validation_method(ValidationMethod::Dns)
-            // ACM returns the same certificate for the same token within an hour.
-            .idempotency_token(format!("mywp{}", site.id))
+            // ACM returns the same certificate for the same token within an hour: the token
+            // names the site and its set of domains, so a changed set gets a new one.
+            .idempotency_token(idempotency_token(site.id, domains))
             .tags(tag)
             .send()
             .await
@@ -250,15 +251,109 @@ impl CertificateDriver {
         Ok(())
     }
 
+    /// The site's certificate for exactly `domains`, if it has one, and its others (made
+    /// for an earlier set of domains).
+    async fn sort_certificates(
+        &self,
+        site: &SiteSpec,
+        domains: &[String],
+    ) -> Result<(Option<String>, Vec<String>), StepError> {
+        let want = sorted(domains.iter().cloned());
+        let (mut current, mut stale) = (None, Vec::new());
+        for arn in self.certificates(site).await? {
+            let detail = self.describe(&arn).await?;
+            let names = sorted(
+                detail
+                    .subject_alternative_names()
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase()),
+            );
+            if current.is_none() && names == want {
+                current = Some(arn);
+            } else {
+                stale.push(arn);
+            }
+        }
+        Ok((current, stale))
+    }
+
+    /// Deletes certificates the site no longer uses and their validation records, except
+    /// records in `keep` (ACM asks the same record of every certificate for a name).
+    /// `Some(waiting)` while CloudFront still holds one (a distribution update deploying).
+    async fn delete_certificates(
+        &self,
+        arns: &[String],
+        keep: &[ValidationRecord],
+    ) -> Result<Option<Removed>, StepError> {
+        for arn in arns {
+            let records: Vec<ValidationRecord> = self
+                .validation_records(arn)
+                .await?
+                .into_iter()
+                .filter(|r| !keep.iter().any(|k| k.name == r.name))
+                .collect();
+            match self
+                .clients
+                .acm
+                .delete_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+                Err(e) if e.code() == Some("ResourceInUseException") => {
+                    return Ok(Some(Removed::Waiting {
+                        retry_after: Duration::from_secs(60),
+                        reason: format!(
+                            "certificate {arn} is still used by the site's distribution"
+                        ),
+                    }))
+                }
+                Err(e) => return Err(step_error(&format!("delete certificate {arn}"), e)),
+            }
+            self.write_records(&records, ChangeAction::Delete).await?;
+        }
+        Ok(None)
+    }
+
+    /// `Removed::Waiting` from [`Self::delete_certificates`] as an ensure's answer.
+    fn still_replacing(resource: String, waiting: Removed) -> Ensured {
+        match waiting {
+            Removed::Waiting {
+                retry_after,
+                reason,
+            } => Ensured::Waiting {
+                resource,
+                retry_after,
+                reason: format!("replacing the site's previous certificate: {reason}"),
+            },
+            Removed::Gone => Ensured::Done { resource },
+        }
+    }
+
     async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
         check_slug(&site.slug)?;
         let domains = self.custom_domains(site);
+        let (current, stale) = self.sort_certificates(site, &domains).await?;
         if domains.is_empty() {
+            let resource = "no custom domain: the platform certificate covers the site";
+            if !stale.is_empty() {
+                // The domains were removed: back to the platform's hostnames and certificate.
+                let platform = (
+                    self.cdn.platform_aliases(site),
+                    self.cfg.platform_cert_arn.clone(),
+                );
+                self.cdn.converge(site, Some(platform)).await?;
+                if let Some(waiting) = self.delete_certificates(&stale, &[]).await? {
+                    return Ok(Self::still_replacing(resource.into(), waiting));
+                }
+            }
             return Ok(Ensured::Done {
-                resource: "no custom domain: the platform certificate covers the site".into(),
+                resource: resource.into(),
             });
         }
-        let arn = match self.certificates(site).await?.into_iter().next() {
+        let arn = match current {
             Some(arn) => arn,
             None => self.request(site, &domains).await?,
         };
@@ -277,9 +372,11 @@ impl CertificateDriver {
                 self.cdn
                     .converge(site, Some((aliases, arn.clone())))
                     .await?;
-                Ok(Ensured::Done {
-                    resource: format!("acm:{arn}"),
-                })
+                let resource = format!("acm:{arn}");
+                if let Some(waiting) = self.delete_certificates(&stale, &records).await? {
+                    return Ok(Self::still_replacing(resource, waiting));
+                }
+                Ok(Ensured::Done { resource })
             }
             Some(CertificateStatus::PendingValidation) | None => Ok(Ensured::Waiting {
                 resource: format!("acm:{arn}"),
@@ -300,33 +397,29 @@ impl CertificateDriver {
 
     async fn remove_site(&self, site: &SiteSpec) -> Result<Removed, StepError> {
         check_slug(&site.slug)?;
-        for arn in self.certificates(site).await? {
-            let records = self.validation_records(&arn).await?;
-            match self
-                .clients
-                .acm
-                .delete_certificate()
-                .certificate_arn(&arn)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if e.code() == Some("ResourceNotFoundException") => {}
-                // The distribution still uses it: the cdn step's removal deletes that.
-                Err(e) if e.code() == Some("ResourceInUseException") => {
-                    return Ok(Removed::Waiting {
-                        retry_after: Duration::from_secs(60),
-                        reason: format!(
-                            "certificate {arn} is still used by the site's distribution"
-                        ),
-                    })
-                }
-                Err(e) => return Err(step_error(&format!("delete certificate {arn}"), e)),
-            }
-            self.write_records(&records, ChangeAction::Delete).await?;
-        }
-        Ok(Removed::Gone)
+        let arns = self.certificates(site).await?;
+        // A distribution still using one is the cdn step's to delete: wait for it.
+        Ok(self
+            .delete_certificates(&arns, &[])
+            .await?
+            .unwrap_or(Removed::Gone))
     }
+}
+
+/// A sorted, deduplicated list of names.
+fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = names.collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// ACM's idempotency token (`\w{1,32}`) for the site's certificate of `domains`.
+fn idempotency_token(site_id: i64, domains: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let set = sorted(domains.iter().cloned()).join(",");
+    let hash = hex::encode(Sha256::digest(set.as_bytes()));
+    format!("mywp{site_id}x{}", &hash[..12])
 }
 
 /// What the customer reads while validation is pending.
@@ -359,6 +452,21 @@ impl StepDriver for CertificateDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_set_of_domains_gets_a_new_token() {
+        let a = idempotency_token(7, &["b.example".into(), "a.example".into()]);
+        assert_eq!(
+            a,
+            idempotency_token(7, &["a.example".into(), "b.example".into()])
+        );
+        assert_ne!(a, idempotency_token(7, &["a.example".into()]));
+        assert_ne!(
+            a,
+            idempotency_token(8, &["a.example".into(), "b.example".into()])
+        );
+        assert!(a.len() <= 32 && a.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
 
     #[test]
     fn the_customer_is_told_which_records_to_create() {

@@ -158,7 +158,8 @@ fn render_config(cfg: &LocalConfig, site: &SiteSpec, content: &Path) -> String {
     let key = &cfg.master_key;
     let slug = &site.slug;
     let db = site_db_name(slug);
-    let url = cfg.site_url(slug);
+    // The site's address: its primary domain, else its platform hostname.
+    let url = cfg.home_url(site);
     let mut defines: Vec<(&str, String)> = vec![
         ("DB_NAME", php_str(&db)),
         ("DB_USER", php_str(&db)),

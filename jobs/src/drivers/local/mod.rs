@@ -348,14 +348,32 @@ impl LocalConfig {
         format!("{slug}.{}", self.platform_domain)
     }
 
-    /// The site's home URL without a trailing slash, e.g. `http://blog.localhost:8080`.
+    /// The site's platform URL without a trailing slash, e.g. `http://blog.localhost:8080`.
     pub fn site_url(&self, slug: &str) -> String {
+        self.url_of(&self.site_host(slug))
+    }
+
+    /// The site's address, what WordPress calls its home: its primary domain if it has
+    /// one, else its platform hostname.
+    pub fn home_host(&self, site: &SiteSpec) -> String {
+        site.primary
+            .clone()
+            .unwrap_or_else(|| self.site_host(&site.slug))
+    }
+
+    /// [`Self::home_host`] as a URL without a trailing slash.
+    pub fn home_url(&self, site: &SiteSpec) -> String {
+        self.url_of(&self.home_host(site))
+    }
+
+    /// `host`'s URL as the sites are served: https behind a proxy, else http on the port.
+    fn url_of(&self, host: &str) -> String {
         if self.sites_https {
-            return format!("https://{}", self.site_host(slug));
+            return format!("https://{host}");
         }
         match self.sites_port {
-            80 => format!("http://{}", self.site_host(slug)),
-            port => format!("http://{}:{port}", self.site_host(slug)),
+            80 => format!("http://{host}"),
+            port => format!("http://{host}:{port}"),
         }
     }
 
@@ -409,10 +427,7 @@ pub fn login_link(cfg: &LocalConfig, site: &SiteSpec, valid_for: Duration) -> St
         Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("any key length works");
     mac.update(format!("{}|{expires}", site.owner_email.to_lowercase()).as_bytes());
     let signature = hex::encode(mac.finalize().into_bytes());
-    format!(
-        "{}/?mywp-login={expires}.{signature}",
-        cfg.site_url(&site.slug)
-    )
+    format!("{}/?mywp-login={expires}.{signature}", cfg.home_url(site))
 }
 
 /// Slugs are DNS labels: 1–40 of `[a-z0-9-]`, not starting or ending with `-`.

@@ -26,8 +26,33 @@ pub fn server_names(cfg: &LocalConfig, site: &SiteSpec) -> Result<Vec<String>, S
 }
 
 /// The server block routing the site's hostnames to the shared core with the site's config.
+///
+/// With a primary domain, it alone serves the site; the site's other hostnames answer with
+/// a permanent redirect to it, as visitors and search engines expect of an address.
 pub fn render(cfg: &LocalConfig, site: &SiteSpec) -> Result<String, StepError> {
-    let names = server_names(cfg, site)?.join(" ");
+    let all = server_names(cfg, site)?;
+    let (names, redirect) = match &site.primary {
+        Some(primary) if all.contains(primary) => {
+            let others: Vec<&str> = all
+                .iter()
+                .map(String::as_str)
+                .filter(|h| h != primary)
+                .collect();
+            let home = cfg.home_url(site);
+            let redirect = format!(
+                "\nserver {{\n    listen {};\n    server_name {};\n    return 301 {home}$request_uri;\n}}\n",
+                cfg.sites_listen,
+                others.join(" ")
+            );
+            (primary.clone(), redirect)
+        }
+        Some(primary) => {
+            return Err(StepError::permanent(format!(
+                "the primary domain {primary} is not one of the site's hostnames"
+            )))
+        }
+        None => (all.join(" "), String::new()),
+    };
     let slug = &site.slug;
     let core = cfg.wordpress_core.display();
     let config = cfg.site_config(slug);
@@ -80,7 +105,7 @@ server {{
         fastcgi_read_timeout 120s;
     }}
 }}
-"#
+{redirect}"#
     ))
 }
 

@@ -50,11 +50,14 @@ impl WordPressDriver {
         }
         let changed = nginx::apply(cfg, site).await?;
         install(cfg, site).await?;
-        let url = format!("{}/", cfg.site_url(&site.slug));
+        // Live means the site's address answers: its primary domain once it has one (the
+        // platform hostname then redirects there).
+        let home = cfg.home_host(site);
+        let url = format!("{}/", cfg.home_url(site));
         let deadline = Instant::now() + cfg.health_timeout;
         let mut reloaded = changed;
         loop {
-            let seen = match probe(cfg, &site.slug).await {
+            let seen = match probe(cfg, &home).await {
                 Ok((200, body)) if title_matches(&body, &site.title) => {
                     return Ok(Ensured::Done { resource: url });
                 }
@@ -85,7 +88,7 @@ impl WordPressDriver {
         // the reload has reached every worker.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let seen = match probe(cfg, &site.slug).await {
+            let seen = match probe(cfg, &cfg.site_host(&site.slug)).await {
                 Ok((404, _)) => return Ok(()),
                 Ok((status, _)) => format!("HTTP {status}"),
                 // nginx does not answer at all: nothing serves the site.
@@ -119,10 +122,7 @@ impl StepDriver for WordPressDriver {
 async fn install(cfg: &LocalConfig, site: &SiteSpec) -> Result<(), StepError> {
     let web = Owner::of_user(&cfg.web_user)?;
     let php_dir = &cfg.dataplane_php_dir;
-    let host = cfg
-        .site_url(&site.slug)
-        .trim_start_matches("http://")
-        .to_string();
+    let host = cfg.home_url(site).trim_start_matches("http://").to_string();
     // PHP's CLI keeps no opcode cache between runs, so every install would compile all of
     // WordPress again (~0.5 s of CPU); a file cache shared by the installs saves that.
     let opcache = cfg.state_dir.join("php-cli-opcache");
@@ -182,9 +182,9 @@ async fn probe_addr(cfg: &LocalConfig) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{} has no address", cfg.probe_address))
 }
 
-/// GET the site's home page through the web server (`probe_address`), whatever DNS says.
-async fn probe(cfg: &LocalConfig, slug: &str) -> Result<(u16, String), String> {
-    let host = cfg.site_host(slug);
+/// GET `/` of `host` through the web server (`probe_address`), whatever DNS says.
+async fn probe(cfg: &LocalConfig, host: &str) -> Result<(u16, String), String> {
+    let host = host.to_string();
     let addr = probe_addr(cfg).await?;
     let client = reqwest::Client::builder()
         .resolve(&host, addr)
