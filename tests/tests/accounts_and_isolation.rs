@@ -213,6 +213,18 @@ async fn customers_cannot_touch_each_others_sites() {
     for (endpoint, form) in [
         ("take_snapshot", vec![("slug", slug.as_str())]),
         (
+            "add_domain",
+            vec![("slug", slug.as_str()), ("hostname", "www.eve.example")],
+        ),
+        (
+            "remove_domain",
+            vec![("slug", slug.as_str()), ("hostname", "www.eve.example")],
+        ),
+        (
+            "set_primary_domain",
+            vec![("slug", slug.as_str()), ("hostname", "")],
+        ),
+        (
             "restore_snapshot",
             vec![
                 ("slug", slug.as_str()),
@@ -252,6 +264,7 @@ async fn customers_cannot_touch_each_others_sites() {
     let eve_site = store.site_by_slug(&eves).await.unwrap().unwrap();
     assert!(store.restores_of(eve_site.id, 5).await.unwrap().is_empty());
     assert_eq!(store.snapshots_of(ann_site.id).await.unwrap().len(), 1);
+    assert!(store.domains_of(ann_site.id).await.unwrap().is_empty());
     // The page does not show it either.
     let (_, page) = eve.page(&format!("/sites/{slug}")).await;
     assert!(

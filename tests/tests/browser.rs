@@ -222,6 +222,28 @@ async fn browser_sign_up_create_watch_live_delete() {
     );
     browser.screenshot(&shots.join("site-restored.png")).await;
 
+    // Map a domain through the form: it is listed, and the site goes live again with it.
+    let domain = format!("www.{slug}.test");
+    browser.wait_form(&site_path, "#add-domain", PAGE).await;
+    browser.fill("#field-hostname", &domain).await;
+    browser.click("#add-domain button[type=submit]").await;
+    let row = format!(r#"#domains tr[data-domain="{domain}"]"#);
+    browser
+        .wait(
+            "the domain to be listed and the site live",
+            LIVE,
+            || async {
+                let listed = browser.text(&row).await?;
+                let status = browser.text("#site-status").await?.unwrap_or_default();
+                match listed {
+                    Some(text) if status == "live" => Ok(text),
+                    other => Err(format!("row {other:?}, status {status}")),
+                }
+            },
+        )
+        .await;
+    browser.screenshot(&shots.join("site-domain.png")).await;
+
     // Delete it through the UI.
     browser.wait_form(&site_path, "#delete-form", PAGE).await;
     browser.fill("#field-confirm", &slug).await;

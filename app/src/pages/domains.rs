@@ -92,7 +92,7 @@ pub fn DomainsCard(
                         <td><code>{platform.clone()}</code></td>
                         <td>{platform_primary.then(|| view! { <span class="badge done">"address"</span> })}</td>
                         <td class="muted">"platform hostname"</td>
-                        <td>{platform_button}</td>
+                        <td class="actions">{platform_button}</td>
                     </tr>
                     {rows}
                 </tbody>
@@ -127,8 +127,9 @@ fn DomainRow(
         <tr data-domain=row_id>
             <td><code>{display}</code></td>
             <td>{primary.then(|| view! { <span class="badge done">"address"</span> })}</td>
-            <td>{make_primary}</td>
-            <td>
+            <td class="muted">"your domain"</td>
+            <td class="actions">
+                {make_primary}
                 <ActionForm action=actions.remove attr:class="inline remove-domain">
                     <input type="hidden" name="slug" value=slug/>
                     <input type="hidden" name="hostname" value=hostname/>

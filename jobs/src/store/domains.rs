@@ -113,8 +113,8 @@ impl Store {
         .await?;
         if wanted.rows_affected() == 1 {
             sqlx::query(
-                "UPDATE site_steps SET state = $1, attempts = 0, next_attempt_at = NULL
-                 WHERE site_id = $2",
+                "UPDATE site_steps SET state = $1, attempts = 0, next_attempt_at = NULL,
+                 started_at = NULL, finished_at = NULL WHERE site_id = $2",
             )
             .bind(StepState::Pending.as_str())
             .bind(site_id)
