@@ -115,6 +115,7 @@ async fn ensure_all(drivers: &Drivers, site: &SiteSpec) {
         ("database", &drivers.database),
         ("files", &drivers.files),
         ("wordpress", &drivers.wordpress),
+        ("backup", &drivers.backup),
     ] {
         let driver = driver
             .as_ref()
@@ -128,6 +129,7 @@ async fn ensure_all(drivers: &Drivers, site: &SiteSpec) {
 
 async fn remove_all(drivers: &Drivers, site: &SiteSpec) {
     for (name, driver) in [
+        ("backup", &drivers.backup),
         ("wordpress", &drivers.wordpress),
         ("files", &drivers.files),
         ("database", &drivers.database),
@@ -143,7 +145,10 @@ async fn full_lifecycle(slug: String) {
     let cfg = config();
     let drivers = local_drivers(cfg.clone()).unwrap();
     assert!(drivers.media.is_none() && drivers.cdn.is_none() && drivers.dns.is_none());
-    assert!(drivers.certificate.is_none() && drivers.backup.is_none());
+    assert!(drivers.certificate.is_none());
+    // Backups on a single host: snapshots in a directory of the state directory.
+    assert!(drivers.backup.is_some() && drivers.snapshots.is_some());
+    let snapshots = cfg.state_dir.join("snapshots").join(&slug);
     let site = site(&cfg, &slug);
     let db = site_db_name(&slug);
     assert!(db.len() <= 32, "{db}");
@@ -170,6 +175,10 @@ async fn full_lifecycle(slug: String) {
         .unwrap();
     assert_eq!(granted_on, db.replace('_', "\\_"));
 
+    assert!(
+        snapshots.is_dir(),
+        "the backup step makes the site's snapshot directory"
+    );
     let dir = cfg.site_dir(&slug);
     let config_meta = std::fs::metadata(dir.join("config.php")).unwrap();
     {
@@ -255,6 +264,7 @@ async fn full_lifecycle(slug: String) {
     assert_eq!(count(&pool, users, &db).await, 0);
     assert_eq!(count(&pool, db_grants, &db).await, 0);
     assert!(!dir.exists(), "{} is left", dir.display());
+    assert!(!snapshots.exists(), "the snapshot directory is left");
     assert!(
         !cfg.server_block(&slug).exists(),
         "the server block is left"

@@ -269,10 +269,16 @@ impl Store {
 
     /// A worker starts (or, after a crash, starts again) taking the snapshot.
     pub async fn start_snapshot(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE site_snapshots SET state = 'running', started_at = $1, attempts = attempts + 1,
-             error = NULL WHERE id = $2",
-        )
+        self.mark_running("site_snapshots", id).await
+    }
+
+    /// Marks row `id` of `table` (one of the two operation tables) running, once more.
+    async fn mark_running(&self, table: &'static str, id: i64) -> Result<(), StoreError> {
+        debug_assert!(["site_snapshots", "site_restores"].contains(&table));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET state = 'running', started_at = $1, attempts = attempts + 1,
+             error = NULL WHERE id = $2"
+        )))
         .bind(now_ms())
         .bind(id)
         .execute(&self.pool)
@@ -393,15 +399,7 @@ impl Store {
     }
 
     pub async fn start_restore(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE site_restores SET state = 'running', started_at = $1, attempts = attempts + 1,
-             error = NULL WHERE id = $2",
-        )
-        .bind(now_ms())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.mark_running("site_restores", id).await
     }
 
     pub async fn set_restore_safety_snapshot(
