@@ -1186,6 +1186,7 @@ async fn snapshots_and_restores(store: Store) {
             .await,
         Err(StoreError::Conflict("restore"))
     ));
+    clock_passes(restore.created_at).await;
     let later = store
         .request_snapshot(site.id, SnapshotKind::Manual, None)
         .await

@@ -460,7 +460,8 @@ impl Store {
         .map(restore)
         .transpose()?;
         Ok(match (snapshot, restore) {
-            (Some(s), Some(r)) if r.created_at < s.created_at => Some(BackupOp::Restore(r)),
+            // Within the same millisecond, the restore: it takes a snapshot first anyway.
+            (Some(s), Some(r)) if r.created_at <= s.created_at => Some(BackupOp::Restore(r)),
             (Some(s), _) => Some(BackupOp::Snapshot(s)),
             (None, Some(r)) => Some(BackupOp::Restore(r)),
             (None, None) => None,
