@@ -235,7 +235,9 @@ fn check_mount(cfg: &AwsConfig) -> Check {
 async fn check_rds(cfg: &AwsConfig) -> Check {
     let what = format!(
         "RDS MySQL {}:{} as {} (MYWP_AWS_RDS_*)",
-        cfg.rds.host, cfg.rds.port, cfg.rds.admin_user
+        cfg.rds.host,
+        cfg.rds.port,
+        cfg.rds.admin.user()
     );
     let options = rds_server(cfg).admin_options();
     let connect = options.connect();

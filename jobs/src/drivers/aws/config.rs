@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::secrets::Secret;
+use crate::{drivers::local::AdminLogin, secrets::Secret};
 
 /// CloudFront's hosted zone id: the same for every distribution, in every partition's
 /// commercial regions. Route 53 alias records to a distribution name it.
@@ -54,12 +54,12 @@ pub struct AwsConfig {
 pub struct RdsConfig {
     pub host: String,
     pub port: u16,
-    pub admin_user: String,
-    /// Never printed: `Secret`'s Debug hides it. Empty until [`super::resolve_rds_secret`]
-    /// has read it when the configuration names a Secrets Manager secret instead.
-    pub admin_password: Secret,
+    /// The master user and password (never printed). The password is empty until
+    /// [`super::resolve_rds_secret`] has read it when the configuration names a Secrets
+    /// Manager secret instead; from then on it is read again whenever RDS refuses it.
+    pub admin: AdminLogin,
     /// The Secrets Manager secret holding `{"username", "password"}` (what RDS makes with
-    /// `ManageMasterUserPassword`), read at start; it wins over a configured password.
+    /// `ManageMasterUserPassword`); it wins over a configured password.
     pub admin_secret_arn: Option<String>,
 }
 
@@ -232,8 +232,10 @@ impl RdsConfig {
         Ok(Self {
             host,
             port,
-            admin_user: get("MYWP_AWS_RDS_ADMIN_USER").unwrap_or_else(|| "admin".into()),
-            admin_password: Secret::new(password),
+            admin: AdminLogin::fixed(
+                get("MYWP_AWS_RDS_ADMIN_USER").unwrap_or_else(|| "admin".into()),
+                Secret::new(password),
+            ),
             admin_secret_arn,
         })
     }
@@ -293,7 +295,7 @@ mod tests {
         assert_eq!(cfg.platform_domain, "example.com");
         assert_eq!(cfg.rds.host, "db.internal");
         assert_eq!(cfg.rds.port, 3307);
-        assert_eq!(cfg.rds.admin_user, "admin");
+        assert_eq!(cfg.rds.admin.user(), "admin");
         assert_eq!(cfg.sites_dir(), PathBuf::from("/mnt/efs/sites"));
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("s3cret-pw"), "{shown}");

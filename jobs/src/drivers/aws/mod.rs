@@ -46,7 +46,10 @@ pub use media::{delete_every_version, media_prefix, MediaDriver, MARKER_NAME, SI
 pub use snapshot_vault::{snapshots_prefix, S3Vault};
 
 use super::{
-    local::{DbServer, FilesDriver, LocalConfig, LocalConfigError, MariaDbDriver, WordPressDriver},
+    local::{
+        AdminLogin, DbServer, FilesDriver, LocalConfig, LocalConfigError, MariaDbDriver,
+        ReloadLogin, WordPressDriver,
+    },
     AllOf, Drivers,
 };
 use crate::snapshots::{Snapshots, SnapshotsStep, Vault};
@@ -112,16 +115,33 @@ impl AwsClients {
     }
 }
 
-/// Reads the RDS administrator's user and password from Secrets Manager when the
-/// configuration names a secret (`MYWP_AWS_RDS_ADMIN_SECRET_ARN`).
+/// Reads RDS's master user and password from the Secrets Manager secret the configuration
+/// names, if it names one, and makes the login reload from it whenever RDS refuses it (RDS
+/// rotates a managed master secret every 7 days by default).
 pub async fn resolve_rds_secret(cfg: &mut AwsConfig, clients: &AwsClients) -> Result<(), String> {
     let Some(arn) = cfg.rds.admin_secret_arn.clone() else {
         return Ok(());
     };
-    let out = clients
-        .secrets
+    let fallback_user = cfg.rds.admin.user();
+    let secrets = clients.secrets.clone();
+    let reload: ReloadLogin = Arc::new(move || {
+        let (secrets, arn, fallback_user) = (secrets.clone(), arn.clone(), fallback_user.clone());
+        Box::pin(async move { read_rds_secret(&secrets, &arn, &fallback_user).await })
+    });
+    let (user, password) = reload().await?;
+    cfg.rds.admin = AdminLogin::reloadable(user, password, reload);
+    Ok(())
+}
+
+/// The master login in secret `arn`: `{"username", "password"}` as RDS writes it.
+async fn read_rds_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    fallback_user: &str,
+) -> Result<(String, crate::secrets::Secret), String> {
+    let out = secrets
         .get_secret_value()
-        .secret_id(&arn)
+        .secret_id(arn)
         .send()
         .await
         .map_err(|e| {
@@ -143,11 +163,10 @@ pub async fn resolve_rds_secret(cfg: &mut AwsConfig, clients: &AwsClients) -> Re
                 format!("the RDS secret {arn} is not JSON with a \"password\" (as RDS writes it)")
             })
         })?;
-    if let Some(user) = master.username {
-        cfg.rds.admin_user = user;
-    }
-    cfg.rds.admin_password = crate::secrets::Secret::new(master.password);
-    Ok(())
+    Ok((
+        master.username.unwrap_or_else(|| fallback_user.to_string()),
+        crate::secrets::Secret::new(master.password),
+    ))
 }
 
 /// The site database server of the AWS shape: RDS MySQL, administered over TCP.
@@ -155,8 +174,7 @@ pub fn rds_server(cfg: &AwsConfig) -> DbServer {
     DbServer::Tcp {
         host: cfg.rds.host.clone(),
         port: cfg.rds.port,
-        admin_user: cfg.rds.admin_user.clone(),
-        admin_password: cfg.rds.admin_password.clone(),
+        admin: cfg.rds.admin.clone(),
     }
 }
 

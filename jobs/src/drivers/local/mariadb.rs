@@ -84,11 +84,37 @@ impl MariaDbDriver {
     }
 
     async fn exec(&self, sql: String) -> Result<(), StepError> {
-        sqlx::raw_sql(AssertSqlSafe(sql))
+        let result = sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(self.pool().await)
-            .await
-            .map(|_| ())
-            .map_err(classify)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_access_denied(&e) => Err(self.login_refused(e).await),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// The server refused the administrator's login: read it again (RDS may have rotated
+    /// its secret) and, if it changed, connect with the new one from now on and retry.
+    async fn login_refused(&self, e: sqlx::Error) -> StepError {
+        let Some(admin) = self.cfg.db.admin() else {
+            return classify(e);
+        };
+        match admin.reload().await {
+            Ok(true) => {
+                self.pool()
+                    .await
+                    .set_connect_options(self.cfg.db.admin_options());
+                tracing::info!("the database administrator's password changed: reconnecting");
+                StepError::Transient(
+                    "the database administrator's password was rotated: trying again".into(),
+                )
+            }
+            Ok(false) => classify(e),
+            Err(why) => StepError::Transient(format!(
+                "the database refused the administrator's login, and reading it again failed: {why}"
+            )),
+        }
     }
 
     fn names(&self, site: &SiteSpec) -> Result<(String, String), StepError> {
@@ -153,6 +179,16 @@ impl StepDriver for MariaDbDriver {
         self.remove_site(site)
             .map(|r| r.map(|()| Removed::Gone))
             .boxed()
+    }
+}
+
+/// MySQL's "Access denied for user" (1045): a wrong or rotated password.
+fn is_access_denied(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|m| m.number() == 1045),
+        _ => false,
     }
 }
 

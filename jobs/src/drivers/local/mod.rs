@@ -4,6 +4,7 @@
 //! They work against the data plane started by `scripts/dataplane.sh start`, which writes
 //! every path they need into `<state>/dataplane.env`; [`LocalConfig::from_state_dir`] reads it.
 
+mod db_server;
 mod files;
 mod fsutil;
 mod mariadb;
@@ -20,6 +21,7 @@ use std::{
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+pub use db_server::{AdminLogin, DbServer, ReloadLogin};
 pub use files::FilesDriver;
 pub use mariadb::{site_db_name, MariaDbDriver};
 pub use nginx::render as render_server_block;
@@ -98,62 +100,6 @@ fn absolute_path(
             value,
             why: "must be an absolute path",
         })
-    }
-}
-
-/// The MySQL server of the sites' databases.
-#[derive(Debug, Clone)]
-pub enum DbServer {
-    /// This host's MariaDB: root through its unix socket (unix_socket authentication, so
-    /// no root password exists anywhere).
-    Socket(PathBuf),
-    /// A MySQL server over TCP, such as the AWS shape's RDS MySQL, administered by a user
-    /// with a password (RDS's master user).
-    Tcp {
-        host: String,
-        port: u16,
-        admin_user: String,
-        admin_password: crate::secrets::Secret,
-    },
-}
-
-impl DbServer {
-    /// How the panel connects as the administrator. Statements carry sites' passwords
-    /// (CREATE/ALTER USER): statement logging is off.
-    pub fn admin_options(&self) -> sqlx::mysql::MySqlConnectOptions {
-        use sqlx::ConnectOptions;
-        let options = match self {
-            DbServer::Socket(socket) => sqlx::mysql::MySqlConnectOptions::new()
-                .socket(socket)
-                .username("root"),
-            DbServer::Tcp {
-                host,
-                port,
-                admin_user,
-                admin_password,
-            } => sqlx::mysql::MySqlConnectOptions::new()
-                .host(host)
-                .port(*port)
-                .username(admin_user)
-                .password(admin_password.expose()),
-        };
-        options.database("mysql").disable_statement_logging()
-    }
-
-    /// What a site's `DB_HOST` says: `localhost:<socket>` or `<host>:<port>`.
-    pub fn site_db_host(&self) -> String {
-        match self {
-            DbServer::Socket(socket) => format!("localhost:{}", socket.display()),
-            DbServer::Tcp { host, port, .. } => format!("{host}:{port}"),
-        }
-    }
-
-    /// Where it is, for messages (never the password).
-    pub fn describe(&self) -> String {
-        match self {
-            DbServer::Socket(socket) => format!("MariaDB at {}", socket.display()),
-            DbServer::Tcp { host, port, .. } => format!("MySQL at {host}:{port}"),
-        }
     }
 }
 
