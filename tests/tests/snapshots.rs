@@ -5,7 +5,10 @@
 
 use std::{os::unix::fs::MetadataExt, path::PathBuf, time::Duration};
 
-use mywp_jobs::drivers::local::{site_db_name, LocalConfig};
+use mywp_jobs::{
+    drivers::local::{site_db_name, LocalConfig},
+    store::SnapshotKind,
+};
 use mywp_tests::{
     customer::Customer,
     dataplane::{config, site_sql, wait_for_title},
@@ -270,6 +273,37 @@ async fn scheduled_snapshots_come_and_expire() {
     .await;
     assert_eq!(second["kind"], "scheduled");
     assert!(!first_dir.exists(), "the expired snapshot left the vault");
+
+    // A snapshot a killed worker left running (and half-written) is taken again.
+    let left = store
+        .request_snapshot(site.id, SnapshotKind::Manual, None)
+        .await
+        .unwrap();
+    store.start_snapshot(left.id).await.unwrap();
+    let half = cfg
+        .state_dir
+        .join("snapshots")
+        .join(&slug)
+        .join(left.id.to_string());
+    std::fs::create_dir_all(&half).unwrap();
+    std::fs::write(half.join("files.tar.gz"), "cut short").unwrap();
+    app.plane
+        .queue
+        .enqueue(site.id, Duration::ZERO)
+        .await
+        .unwrap();
+    let id = left.id;
+    let again = wait_backups(&ann, &slug, "the interrupted snapshot", |b| {
+        b["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id && s["state"] == "done")
+            .cloned()
+    })
+    .await;
+    assert!(again["files_bytes"].as_i64().unwrap() > 9, "{again}");
+    assert!(half.join("manifest.json").is_file());
 
     let (status, body) = ann
         .call_json("delete_site", &[("slug", &slug), ("confirm", &slug)])
