@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod cli;
 pub mod config;
+mod downloads;
 mod routes;
 pub mod shape;
 
@@ -36,6 +37,8 @@ pub struct ControlPlane {
     pub fleet: Option<mywp_app::api::ssr::FleetSource>,
     /// How snapshots are scheduled and kept, in words; `None`: no snapshots here.
     pub snapshot_policy: Option<String>,
+    /// Where the snapshots are kept (for downloads).
+    pub snapshot_vault: Option<Arc<dyn mywp_jobs::snapshots::Vault>>,
     /// This process's name in the queue and on the sites it leases.
     pub worker_name: String,
 }
@@ -67,6 +70,7 @@ impl ControlPlane {
             .snapshots
             .is_some()
             .then(|| snapshot_policy(&settings));
+        let snapshot_vault = plane.drivers.snapshots.as_ref().map(|s| s.vault().clone());
         let worker_name = config.worker_name();
         let pipeline = Arc::new(Pipeline::new(
             store.clone(),
@@ -84,6 +88,7 @@ impl ControlPlane {
             sites_https: plane.sites_https,
             fleet: plane.fleet,
             snapshot_policy,
+            snapshot_vault,
             worker_name,
         })
     }
@@ -156,6 +161,7 @@ impl Application {
             login_links: plane.login_links.clone(),
             fleet: plane.fleet.clone(),
             snapshot_policy: plane.snapshot_policy.clone(),
+            snapshot_vault: plane.snapshot_vault.clone(),
         };
         let router = routes::router(state, &plane.config, serve.listen)?;
         let listener = TcpListener::bind(serve.listen)

@@ -1,5 +1,5 @@
 //! The HTTP surface: the Leptos pages, the server functions under `/api`, the browser bundle
-//! under `/pkg`, and the layers every request passes: client address, session, same-origin
+//! under `/pkg`, snapshot downloads, and the layers every request passes: client address, session, same-origin
 //! check for mutations, and errors of JavaScript-less form posts.
 
 use std::{net::SocketAddr, path::Path};
@@ -44,6 +44,10 @@ pub fn router(app: AppState, config: &Config, addr: SocketAddr) -> anyhow::Resul
             move || shell(leptos.clone())
         })
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/sites/{slug}/snapshots/{id}/{file}",
+            get(crate::downloads::snapshot_file).with_state(app.clone()),
+        )
         .nest_service(
             "/pkg",
             ServeDir::new(Path::new(&site_root).join("pkg")).precompressed_gzip(),

@@ -487,7 +487,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
 async fn big_snapshot_files_go_up_in_parts_and_come_back_whole() {
     use mywp_jobs::{
         drivers::aws::S3Vault,
-        snapshots::{SnapshotKey, Vault},
+        snapshots::{Download, SnapshotKey, Vault},
     };
     let infra = infra(false).await;
     let part = 5 * 1024 * 1024;
@@ -525,6 +525,21 @@ async fn big_snapshot_files_go_up_in_parts_and_come_back_whole() {
     assert!(
         std::fs::read(&back).unwrap() == data,
         "the file comes back whole"
+    );
+    // A download is a short-lived presigned link to the object, which serves it whole.
+    let Download::Url(link) = vault
+        .download(&key, "files.tar.gz", "x.tar.gz")
+        .await
+        .unwrap()
+    else {
+        panic!("a link");
+    };
+    let fetched = reqwest::get(&link).await.unwrap();
+    assert_eq!(fetched.status(), 200, "{link}");
+    assert!(link.contains("X-Amz-Expires=300"), "{link}");
+    assert!(
+        fetched.bytes().await.unwrap() == data,
+        "the link serves the file"
     );
     let missing = vault.get(&key, "nope", &back).await.unwrap_err();
     assert!(missing.to_string().contains("missing"), "{missing}");

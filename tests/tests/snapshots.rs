@@ -15,6 +15,7 @@ use mywp_tests::{
     unique, wait_for, TestApp,
 };
 use serde_json::Value;
+use sha2::Digest;
 use sqlx::{ConnectOptions, Connection};
 
 const LIVE: Duration = Duration::from_secs(120);
@@ -124,6 +125,42 @@ async fn snapshot_change_restore_and_delete() {
         serde_json::from_slice(&std::fs::read(vault.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["slug"], slug.as_str());
     assert_eq!(manifest["files"]["bytes"], snapshot["files_bytes"]);
+
+    // The owner downloads both files; nobody else can.
+    let url = |file: &str| format!("{}/sites/{slug}/snapshots/{id}/{file}", app.base);
+    for (file, part) in [("database.sql.gz", "database"), ("files.tar.gz", "files")] {
+        let res = ann.client.get(url(file)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{file}");
+        let disposition = res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            disposition.contains(&format!("{slug}-snapshot-{id}-{file}")),
+            "{disposition}"
+        );
+        let body = res.bytes().await.unwrap();
+        assert_eq!(&body[..2], &[0x1f, 0x8b], "{file} is gzip");
+        let sha = hex::encode(sha2::Sha256::digest(&body));
+        assert_eq!(
+            manifest[part]["sha256"],
+            sha.as_str(),
+            "{file} is the snapshot's"
+        );
+    }
+    let eve = app.new_customer().await;
+    let res = eve.client.get(url("database.sql.gz")).send().await.unwrap();
+    assert_eq!(res.status(), 404, "another customer");
+    let res = app
+        .customer()
+        .client
+        .get(url("database.sql.gz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "signed out");
+    let res = ann.client.get(url("manifest.json")).send().await.unwrap();
+    assert_eq!(res.status(), 404, "only the two parts");
 
     // Change everything: the title, a file gone, a file and a table added.
     let after = format!("After {slug}");

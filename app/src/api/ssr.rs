@@ -42,6 +42,8 @@ pub struct AppState {
     pub fleet: Option<FleetSource>,
     /// How sites' snapshots are scheduled and kept, in words; `None`: no snapshots here.
     pub snapshot_policy: Option<String>,
+    /// Where the snapshots are, for downloads; `None`: no snapshots here.
+    pub snapshot_vault: Option<Arc<dyn mywp_jobs::snapshots::Vault>>,
 }
 
 impl AppState {

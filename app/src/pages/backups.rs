@@ -90,6 +90,17 @@ fn SnapshotRow(
         .map(|end| format!(" in {}", human_duration(end - snapshot.created_at)));
     let done = snapshot.state == "done";
     let label = snapshot.kind_label();
+    let link = |file: &str| format!("/sites/{slug}/snapshots/{}/{file}", snapshot.id);
+    let downloads = done.then(|| {
+        view! {
+            <div class="downloads">
+                "Download: "
+                <a href=link("database.sql.gz") download="">"database"</a>
+                " · "
+                <a href=link("files.tar.gz") download="">"files"</a>
+            </div>
+        }
+    });
     view! {
         <tr data-snapshot=snapshot.id data-state=snapshot.state.clone()>
             <td>{utc_time(snapshot.created_at)}</td>
@@ -98,6 +109,7 @@ fn SnapshotRow(
             <td>
                 <span class=format!("badge {}", snapshot.state)>{snapshot.state.clone()}</span>
                 {took}
+                {downloads}
                 {snapshot.error.map(|e| view! { <div class="detail">{e}</div> })}
             </td>
             <td>

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use step::SnapshotsStep;
-pub use vault::{LocalVault, SnapshotKey, Vault};
+pub use vault::{Download, LocalVault, SnapshotKey, Vault};
 
 use crate::{
     drivers::{local::LocalConfig, SiteSpec, StepError},

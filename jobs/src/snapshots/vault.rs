@@ -16,6 +16,15 @@ pub struct SnapshotKey {
     pub id: i64,
 }
 
+/// How a customer downloads a snapshot file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Download {
+    /// A file of this host, for the panel to send.
+    File(PathBuf),
+    /// A link that works for a few minutes (a presigned S3 URL).
+    Url(String),
+}
+
 /// A place that keeps snapshot files.
 pub trait Vault: Send + Sync {
     /// Where `slug`'s snapshots are, for people (`/var/lib/mywp/snapshots/blog/`,
@@ -37,6 +46,13 @@ pub trait Vault: Send + Sync {
         name: &'a str,
         to: &'a Path,
     ) -> BoxFuture<'a, Result<(), StepError>>;
+    /// How `name` of snapshot `key` is downloaded, saved as `save_as` on the customer's side.
+    fn download<'a>(
+        &'a self,
+        key: &'a SnapshotKey,
+        name: &'a str,
+        save_as: &'a str,
+    ) -> BoxFuture<'a, Result<Download, StepError>>;
     /// Deletes snapshot `key`; succeeds when it is already gone.
     fn delete<'a>(&'a self, key: &'a SnapshotKey) -> BoxFuture<'a, Result<(), StepError>>;
     /// Deletes every snapshot of `slug`; succeeds when there is none.
@@ -153,6 +169,26 @@ impl Vault for LocalVault {
                 Err(e) => Err(io("read", &from, e)),
             }
         })
+    }
+
+    fn download<'a>(
+        &'a self,
+        key: &'a SnapshotKey,
+        name: &'a str,
+        _save_as: &'a str,
+    ) -> BoxFuture<'a, Result<Download, StepError>> {
+        async move {
+            let path = self.snapshot_dir(key)?.join(name);
+            if path.is_file() {
+                Ok(Download::File(path))
+            } else {
+                Err(StepError::Permanent(format!(
+                    "the snapshot file {} is missing",
+                    path.display()
+                )))
+            }
+        }
+        .boxed()
     }
 
     fn delete<'a>(&'a self, key: &'a SnapshotKey) -> BoxFuture<'a, Result<(), StepError>> {

@@ -6,6 +6,7 @@
 use std::{path::Path, sync::Arc};
 
 use aws_sdk_s3::{
+    presigning::PresigningConfig,
     primitives::{ByteStream, Length},
     types::{CompletedMultipartUpload, CompletedPart},
 };
@@ -14,8 +15,11 @@ use futures::{future::BoxFuture, FutureExt};
 use super::{media::delete_every_version, media_prefix, step_error, AwsClients, AwsConfig};
 use crate::{
     drivers::{local::check_slug, StepError},
-    snapshots::{SnapshotKey, Vault},
+    snapshots::{Download, SnapshotKey, Vault},
 };
+
+/// How long a download link works.
+pub const DOWNLOAD_LINK_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The part size of multipart uploads, and the size from which they are used.
 pub const PART_SIZE: u64 = 64 * 1024 * 1024;
@@ -225,6 +229,36 @@ impl Vault for S3Vault {
         async move {
             let object = format!("{}{name}", self.prefix(key)?);
             self.get_file(&object, to).await
+        }
+        .boxed()
+    }
+
+    fn download<'a>(
+        &'a self,
+        key: &'a SnapshotKey,
+        name: &'a str,
+        save_as: &'a str,
+    ) -> BoxFuture<'a, Result<Download, StepError>> {
+        async move {
+            let object = format!("{}{name}", self.prefix(key)?);
+            let presigning = PresigningConfig::expires_in(DOWNLOAD_LINK_LIFETIME)
+                .map_err(StepError::permanent)?;
+            let request = self
+                .clients
+                .s3
+                .get_object()
+                .bucket(self.bucket())
+                .key(&object)
+                .response_content_disposition(format!("attachment; filename=\"{save_as}\""))
+                .presigned(presigning)
+                .await
+                .map_err(|e| {
+                    step_error(
+                        &format!("sign a link to s3://{}/{object}", self.bucket()),
+                        e,
+                    )
+                })?;
+            Ok(Download::Url(request.uri().to_string()))
         }
         .boxed()
     }
