@@ -11,6 +11,10 @@
 //! 3. One customer with `SEEDED` site rows (recorded only, never provisioned: a panel without
 //!    workers): `GET /sites` (the SSR page) and `POST /api/list_sites`, `REQUESTS` requests
 //!    at concurrency `CONCURRENCY` over loopback.
+//! 4. A site with 100 MB of uploads: a snapshot and a restore, request → done
+//!    (`snapshots.rs`).
+
+mod snapshots;
 
 use std::{
     collections::BTreeMap,
@@ -782,7 +786,7 @@ async fn main() {
     let mut report = Report::default();
 
     // MYWP_BENCH_PARTS (e.g. "3") runs only some parts, for profiling one of them.
-    let parts = std::env::var("MYWP_BENCH_PARTS").unwrap_or_else(|_| "1,2,3".into());
+    let parts = std::env::var("MYWP_BENCH_PARTS").unwrap_or_else(|_| "1,2,3,4".into());
     let part = |n: &str| parts.split(',').any(|p| p.trim() == n);
     if part("1") || part("2") {
         let app = TestApp::spawn().await;
@@ -799,6 +803,12 @@ async fn main() {
     if part("3") {
         log(format!("part 3: the list with {SEEDED} sites"));
         list(&mut report).await;
+    }
+    if part("4") {
+        log("part 4: snapshots and restores");
+        let app = TestApp::spawn().await;
+        snapshots::snapshots(&app, &mut report).await;
+        app.stop().await;
     }
 
     let mut out = String::from("# MyWP benchmark\n\n");
