@@ -269,20 +269,10 @@ fn verify(path: &std::path::Path, sha256: &str, id: i64) -> Result<(), StepError
 /// What a killed worker left in the work directory: operation directories untouched for a
 /// day (no operation takes that long; a live one writes as it goes).
 fn remove_stale_work(dir: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > std::time::Duration::from_secs(24 * 3600));
-        if stale && entry.file_name().to_string_lossy().starts_with("op-") {
-            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
-                tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove stale snapshot work");
-            }
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for path in crate::drivers::local::fsutil::stale_entries(dir, "op-", day) {
+        if let Err(e) = std::fs::remove_dir_all(&path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove stale snapshot work");
         }
     }
 }

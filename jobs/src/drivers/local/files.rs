@@ -9,7 +9,7 @@ use futures::{future::BoxFuture, FutureExt};
 
 use super::{
     check_slug,
-    fsutil::{ensure_dir, ensure_symlink, io_err, write_atomic, Owner},
+    fsutil::{ensure_dir, ensure_symlink, io_err, stale_entries, write_atomic, Owner},
     mariadb::site_db_name,
     LocalConfig,
 };
@@ -127,24 +127,8 @@ impl StepDriver for FilesDriver {
 /// Temporary files of a write that was killed half-way (`.config.php.tmp-…`), once they are
 /// old enough not to belong to a write in progress.
 fn remove_stale_temp_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > std::time::Duration::from_secs(300));
-        if stale
-            && entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".config.php.tmp-")
-        {
-            let _ = std::fs::remove_file(entry.path());
-        }
+    for path in stale_entries(dir, ".config.php.tmp-", std::time::Duration::from_secs(300)) {
+        let _ = std::fs::remove_file(path);
     }
 }
 

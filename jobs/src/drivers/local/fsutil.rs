@@ -149,3 +149,24 @@ pub fn remove_file_if_exists(path: &Path) -> Result<bool, StepError> {
         Err(e) => Err(io_err("cannot remove", path, e)),
     }
 }
+
+/// The entries of `dir` named `prefix…` untouched for longer than `age`: what a process
+/// killed half-way left behind.
+pub fn stale_entries(dir: &Path, prefix: &str, age: std::time::Duration) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(prefix))
+        .filter(|entry| {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|elapsed| elapsed > age)
+        })
+        .map(|entry| entry.path())
+        .collect()
+}

@@ -6,7 +6,7 @@
 
 mod db_server;
 mod files;
-mod fsutil;
+pub(crate) mod fsutil;
 mod mariadb;
 mod nginx;
 mod wordpress;
