@@ -166,10 +166,40 @@ async fn reload(cfg: &LocalConfig) -> Result<(), StepError> {
         .map_err(|e| StepError::transient(format!("nginx reload failed: {e}")))
 }
 
+/// Held while a process changes the server blocks and has nginx test and reload them: nginx
+/// expands `sites/*.conf` and then opens each file, so a block another worker deletes in
+/// between makes `nginx -t` or the reload fail. Workers of every process on this host take
+/// it (an exclusive `flock` on `<state>/nginx-config.lock`); `None` when this host runs no
+/// nginx for the sites.
+async fn config_lock(
+    cfg: &LocalConfig,
+) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, StepError> {
+    if cfg.nginx_conf.is_none() {
+        return Ok(None);
+    }
+    let path = cfg.state_dir.join("nginx-config.lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StepError::transient(format!("cannot open {}: {e}", path.display())))?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map(Some)
+            .map_err(|(_, e)| {
+                StepError::transient(format!("cannot lock {}: {e}", path.display()))
+            })
+    })
+    .await
+    .map_err(|e| StepError::transient(format!("the nginx lock task failed: {e}")))?
+}
+
 /// Writes the site's server block; when it changed, checks the whole config with `nginx -t`
 /// (restoring the previous block if it fails) and reloads nginx.
 pub async fn apply(cfg: &LocalConfig, site: &SiteSpec) -> Result<bool, StepError> {
     let text = render(cfg, site)?;
+    let _lock = config_lock(cfg).await?;
     let path = cfg.server_block(&site.slug);
     let previous = read_if_exists(&path)?;
     if previous.as_deref() == Some(text.as_bytes()) {
@@ -193,12 +223,14 @@ pub async fn apply(cfg: &LocalConfig, site: &SiteSpec) -> Result<bool, StepError
 
 /// Reloads nginx unconditionally (used when a site does not answer after an unchanged write).
 pub async fn force_reload(cfg: &LocalConfig) -> Result<(), StepError> {
+    let _lock = config_lock(cfg).await?;
     reload(cfg).await
 }
 
 /// Deletes the site's server block and reloads a running nginx (also when the block was gone
 /// already: a worker killed between the delete and the reload must not leave it served).
 pub async fn remove(cfg: &LocalConfig, site: &SiteSpec) -> Result<bool, StepError> {
+    let _lock = config_lock(cfg).await?;
     let existed = remove_file_if_exists(&cfg.server_block(&site.slug))?;
     if nginx_running(cfg) {
         reload(cfg).await?;
