@@ -187,9 +187,7 @@ async fn config_lock(
             .map_err(|e| StepError::transient(format!("cannot open {}: {e}", path.display())))?;
         nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
             .map(Some)
-            .map_err(|(_, e)| {
-                StepError::transient(format!("cannot lock {}: {e}", path.display()))
-            })
+            .map_err(|(_, e)| StepError::transient(format!("cannot lock {}: {e}", path.display())))
     })
     .await
     .map_err(|e| StepError::transient(format!("the nginx lock task failed: {e}")))?
