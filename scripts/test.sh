@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR
 
 scripts/setup.sh test
+scripts/prune-target.sh
 scripts/build-bundle.sh
 
 export MYWP_STATE_DIR="$PWD/var/test" MYWP_SITES_PORT="${MYWP_TEST_SITES_PORT:-8081}" MYWP_PG_PORT="${MYWP_TEST_PG_PORT:-5434}" \
