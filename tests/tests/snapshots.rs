@@ -181,6 +181,18 @@ async fn snapshot_change_restore_and_delete() {
     })
     .await;
     wait_for_title(&slug, &before).await;
+    // While a restore runs the site shows a short "being restored" page; none is left.
+    let flag = cfg.site_dir(&slug).join("maintenance");
+    assert!(
+        !flag.exists(),
+        "the maintenance flag is gone after the restore"
+    );
+    std::fs::write(&flag, "test").unwrap();
+    let (status, body) = mywp_tests::dataplane::get_site_page(&slug).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("being restored"), "{body}");
+    std::fs::remove_file(&flag).unwrap();
+    wait_for_title(&slug, &before).await;
     let uploads = cfg.site_dir(&slug).join("wp-content/uploads");
     assert_eq!(
         std::fs::read_to_string(uploads.join("note.txt")).unwrap(),

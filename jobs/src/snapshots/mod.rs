@@ -230,12 +230,16 @@ impl Snapshots {
         self.vault.get(&key, DATABASE_FILE, &db_file).await?;
         self.vault.get(&key, FILES_FILE, &files_file).await?;
         let database = dump::SiteDatabase::of(&self.web, &site.slug);
-        let content = self.web.site_dir(&site.slug).join("wp-content");
+        let site_dir = self.web.site_dir(&site.slug);
+        let content = site_dir.join("wp-content");
         let dir = work.path().to_path_buf();
         let expect = expect.clone();
         blocking(move || {
             verify(&db_file, &expect.database_sha256, id)?;
             verify(&files_file, &expect.files_sha256, id)?;
+            // Visitors get a short 503 until the database and the files match again
+            // (dataplane/prepend.php), whatever happens next.
+            let _maintenance = Maintenance::start(&site_dir)?;
             database.load(&dir, &db_file)?;
             archive::unpack(&files_file, &content)
         })
@@ -250,6 +254,26 @@ impl Snapshots {
                 id,
             })
             .await
+    }
+}
+
+/// `<site dir>/maintenance` while it lives: the site answers 503 "being restored".
+struct Maintenance(PathBuf);
+
+impl Maintenance {
+    fn start(site_dir: &std::path::Path) -> Result<Self, StepError> {
+        let path = site_dir.join("maintenance");
+        std::fs::write(&path, "a restore is in progress\n")
+            .map_err(|e| StepError::transient(format!("cannot write {}: {e}", path.display())))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for Maintenance {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.0) {
+            tracing::warn!(path = %self.0.display(), error = %e, "cannot end the maintenance page");
+        }
     }
 }
 
