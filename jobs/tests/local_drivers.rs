@@ -195,11 +195,21 @@ async fn full_lifecycle(slug: String) {
             .unwrap()
             .is_symlink()
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .chain(std::fs::read_dir(&cfg.nginx_sites_dir).unwrap())
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    // This site's temporary files only: other tests write theirs in the shared directory.
+    let names = |d: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let leftovers: Vec<_> = names(&dir)
+        .into_iter()
         .filter(|n| n.contains(".tmp-"))
+        .chain(
+            names(&cfg.nginx_sites_dir)
+                .into_iter()
+                .filter(|n| n.starts_with(&format!(".{slug}.conf.tmp-"))),
+        )
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 

@@ -57,6 +57,12 @@ fn set_owner(path: &Path, owner: Owner) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
+/// The start of the names of `path`'s temporary files (see [`write_atomic`]).
+pub fn temp_prefix(path: &Path) -> String {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    format!(".{name}.tmp-")
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let nonce: u64 = rand::random();

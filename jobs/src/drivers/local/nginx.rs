@@ -3,7 +3,9 @@
 use std::{path::Path, time::Duration};
 
 use super::{
-    fsutil::{read_if_exists, remove_file_if_exists, write_atomic, Owner},
+    fsutil::{
+        read_if_exists, remove_file_if_exists, stale_entries, temp_prefix, write_atomic, Owner,
+    },
     is_hostname, LocalConfig,
 };
 use crate::drivers::{SiteSpec, StepError};
@@ -166,6 +168,15 @@ async fn reload(cfg: &LocalConfig) -> Result<(), StepError> {
         .map_err(|e| StepError::transient(format!("nginx reload failed: {e}")))
 }
 
+/// The site's server block's temporary files older than `age`: a write killed half-way
+/// leaves one (nginx ignores it: it is not `*.conf`).
+fn remove_temp_files(cfg: &LocalConfig, site: &SiteSpec, age: Duration) {
+    let prefix = temp_prefix(&cfg.server_block(&site.slug));
+    for path in stale_entries(&cfg.nginx_sites_dir, &prefix, age) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// Held while a process changes the server blocks and has nginx test and reload them: nginx
 /// expands `sites/*.conf` and then opens each file, so a block another worker deletes in
 /// between makes `nginx -t` or the reload fail. Workers of every process on this host take
@@ -198,6 +209,7 @@ async fn config_lock(
 pub async fn apply(cfg: &LocalConfig, site: &SiteSpec) -> Result<bool, StepError> {
     let text = render(cfg, site)?;
     let _lock = config_lock(cfg).await?;
+    remove_temp_files(cfg, site, Duration::from_secs(300));
     let path = cfg.server_block(&site.slug);
     let previous = read_if_exists(&path)?;
     if previous.as_deref() == Some(text.as_bytes()) {
@@ -229,6 +241,7 @@ pub async fn force_reload(cfg: &LocalConfig) -> Result<(), StepError> {
 /// already: a worker killed between the delete and the reload must not leave it served).
 pub async fn remove(cfg: &LocalConfig, site: &SiteSpec) -> Result<bool, StepError> {
     let _lock = config_lock(cfg).await?;
+    remove_temp_files(cfg, site, Duration::ZERO);
     let existed = remove_file_if_exists(&cfg.server_block(&site.slug))?;
     if nginx_running(cfg) {
         reload(cfg).await?;
