@@ -7,7 +7,7 @@ use std::{os::unix::fs::MetadataExt, path::PathBuf, time::Duration};
 
 use mywp_jobs::{
     drivers::local::{site_db_name, LocalConfig},
-    store::SnapshotKind,
+    store::{SnapshotFacts, SnapshotKind},
 };
 use mywp_tests::{
     customer::Customer,
@@ -254,6 +254,76 @@ async fn snapshot_change_restore_and_delete() {
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains("damaged"), "{error}");
     wait_for_title(&slug, &before).await;
+    assert_eq!(
+        std::fs::read_to_string(uploads.join("note.txt")).unwrap(),
+        "first"
+    );
+
+    // A snapshot whose database does not load: the restore fails half-way (every table was
+    // dropped first) and puts back what the safety snapshot holds.
+    let site_id = app
+        .plane
+        .store
+        .site_by_slug(&slug)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let broken = app
+        .plane
+        .store
+        .request_snapshot(site_id, SnapshotKind::PreRestore, None)
+        .await
+        .unwrap();
+    let dir = cfg
+        .state_dir
+        .join("snapshots")
+        .join(&slug)
+        .join(broken.id.to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    let sql = dir.join("database.sql");
+    std::fs::write(&sql, "CREATE TABLE wp_broken (id INT);\nTHIS IS NOT SQL;\n").unwrap();
+    let gzip = std::process::Command::new("gzip")
+        .arg(&sql)
+        .status()
+        .unwrap();
+    assert!(gzip.success());
+    std::fs::write(dir.join("files.tar.gz"), "never reached").unwrap();
+    let sha =
+        |name: &str| hex::encode(sha2::Sha256::digest(std::fs::read(dir.join(name)).unwrap()));
+    let facts = SnapshotFacts {
+        database_bytes: 1,
+        database_sha256: sha("database.sql.gz"),
+        files_bytes: 1,
+        files_sha256: sha("files.tar.gz"),
+    };
+    app.plane
+        .store
+        .finish_snapshot(broken.id, &facts)
+        .await
+        .unwrap();
+    let (status, body) = ann
+        .call_json(
+            "restore_snapshot",
+            &[("slug", &slug), ("snapshot_id", &broken.id.to_string())],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let failed = wait_for("the broken restore to fail", WORK, || async {
+        let (_, body) = ann.site(&slug).await;
+        let r = body["backups"]["restores"][0].clone();
+        if r["state"] == "failed" && r["snapshot_id"] == broken.id {
+            Ok(r)
+        } else {
+            Err(r.to_string())
+        }
+    })
+    .await;
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("put back as it was"), "{error}");
+    wait_for_title(&slug, &before).await;
+    assert_eq!(table_count(&cfg, &slug, "wp_broken").await, 0);
+    assert_eq!(table_count(&cfg, &slug, "wp_options").await, 1);
     assert_eq!(
         std::fs::read_to_string(uploads.join("note.txt")).unwrap(),
         "first"

@@ -2,8 +2,8 @@
 //! snapshots and restores asked for, oldest first, then the expired snapshots deleted.
 //!
 //! A restore first takes a snapshot of what it is about to replace: should the customer
-//! pick the wrong one, nothing is lost. A worker killed half-way leaves the operation
-//! `running`; the next run starts it over (taking a snapshot again overwrites it; a
+//! pick the wrong one, nothing is lost, and should the restore fail half-way, that snapshot
+//! is put back. A worker killed half-way leaves the operation `running`; the next run starts it over (taking a snapshot again overwrites it; a
 //! restore reloads the database and swaps wp-content again).
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use crate::{
     domain::SiteStatus,
     drivers::{SiteSpec, StepError},
     snapshots::Snapshots,
-    store::{BackupOp, RestoreRow, SiteRow, SnapshotKind, SnapshotRow, StoreError},
+    store::{BackupOp, RestoreRow, SiteRow, SnapshotFacts, SnapshotKind, SnapshotRow, StoreError},
 };
 
 impl Pipeline {
@@ -99,30 +99,37 @@ impl Pipeline {
                 return self.store.finish_restore(row.id, Some(why)).await;
             }
         };
-        if let Err(why) = self.safety_snapshot(snapshots, spec, row).await? {
-            return self.store.finish_restore(row.id, Some(&why)).await;
-        }
+        let (safety_id, safety_facts) = match self.safety_snapshot(snapshots, spec, row).await? {
+            Ok(safety) => safety,
+            Err(why) => return self.store.finish_restore(row.id, Some(&why)).await,
+        };
         let restored = self
             .with_retries(spec.id, "restore", || {
                 snapshots.restore(spec, row.snapshot_id, &facts)
             })
             .await;
-        match restored {
-            Ok(()) => {
-                tracing::info!(
-                    site_id = spec.id,
-                    snapshot = row.snapshot_id,
-                    "site restored"
-                );
-                self.store.finish_restore(row.id, None).await
-            }
-            Err(e) => {
-                let why = format!(
-                    "{e}. The content it was replacing is in the snapshot taken just before."
-                );
-                self.store.finish_restore(row.id, Some(&why)).await
-            }
-        }
+        let Err(e) = restored else {
+            tracing::info!(
+                site_id = spec.id,
+                snapshot = row.snapshot_id,
+                "site restored"
+            );
+            return self.store.finish_restore(row.id, None).await;
+        };
+        // Half a restore is worse than none: put back what the safety snapshot holds.
+        let put_back = self
+            .with_retries(spec.id, "putting the site back", || {
+                snapshots.restore(spec, safety_id, &safety_facts)
+            })
+            .await;
+        let why = match put_back {
+            Ok(()) => format!("{e}. Nothing changed: the site was put back as it was."),
+            Err(again) => format!(
+                "{e}. Putting the site back failed too ({again}): restore the snapshot taken \
+                 just before this restore."
+            ),
+        };
+        self.store.finish_restore(row.id, Some(&why)).await
     }
 
     /// The snapshot a restore takes first: made once, and taken again if a killed worker
@@ -132,13 +139,17 @@ impl Pipeline {
         snapshots: &Arc<Snapshots>,
         spec: &SiteSpec,
         row: &RestoreRow,
-    ) -> Result<Result<(), String>, StoreError> {
+    ) -> Result<Result<(i64, SnapshotFacts), String>, StoreError> {
         let existing = match row.safety_snapshot_id {
             Some(id) => self.store.snapshot(id).await?,
             None => None,
         };
         let safety = match existing {
-            Some(s) if s.facts.is_some() => return Ok(Ok(())),
+            Some(SnapshotRow {
+                id,
+                facts: Some(facts),
+                ..
+            }) => return Ok(Ok((id, facts))),
             Some(s) => s,
             None => {
                 let s = self
@@ -149,8 +160,10 @@ impl Pipeline {
                 s
             }
         };
-        if self.take_snapshot(snapshots, spec, &safety).await? {
-            Ok(Ok(()))
+        let taken = self.take_snapshot(snapshots, spec, &safety).await?;
+        let facts = self.store.snapshot(safety.id).await?.and_then(|s| s.facts);
+        if let (true, Some(facts)) = (taken, facts) {
+            Ok(Ok((safety.id, facts)))
         } else {
             let error = self
                 .store

@@ -7,7 +7,7 @@
 //! process only, never on a command line.
 
 use std::{
-    io::{Read, Write},
+    io::Write,
     path::{Path, PathBuf},
     process::{Command, Stdio},
 };
@@ -95,7 +95,7 @@ impl SiteDatabase {
             .arg(&self.name)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(ErrorLog::create(work)?.stdio())
             .spawn()
             .map_err(|e| spawn_error(DUMP_BIN, e))?;
         let file = std::fs::File::create(out)
@@ -103,10 +103,9 @@ impl SiteDatabase {
         let mut gz = GzEncoder::new(HashingWriter::new(file), Compression::default());
         let mut stdout = child.stdout.take().expect("stdout is piped");
         let copied = std::io::copy(&mut stdout, &mut gz);
-        let stderr = read_stderr(&mut child);
         let status = child.wait().map_err(|e| spawn_error(DUMP_BIN, e))?;
         if !status.success() {
-            return Err(tool_error("dump the database", &stderr));
+            return Err(tool_error("dump the database", &ErrorLog::read(work)));
         }
         copied.map_err(|e| StepError::transient(format!("cannot write the dump: {e}")))?;
         let written = gz
@@ -126,7 +125,7 @@ impl SiteDatabase {
             .arg(&self.name)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(ErrorLog::create(work)?.stdio())
             .spawn()
             .map_err(|e| spawn_error(CLIENT_BIN, e))?;
         let file = std::fs::File::open(dump)
@@ -137,10 +136,12 @@ impl SiteDatabase {
             .write_all(drops.as_bytes())
             .and_then(|()| std::io::copy(&mut GzDecoder::new(file), &mut stdin).map(|_| ()));
         drop(stdin);
-        let stderr = read_stderr(&mut child);
         let status = child.wait().map_err(|e| spawn_error(CLIENT_BIN, e))?;
         if !status.success() {
-            return Err(tool_error("load the snapshot's database", &stderr));
+            return Err(tool_error(
+                "load the snapshot's database",
+                &ErrorLog::read(work),
+            ));
         }
         fed.map_err(|e| StepError::permanent(format!("cannot read the snapshot's dump: {e}")))
     }
@@ -179,12 +180,27 @@ impl SiteDatabase {
     }
 }
 
-fn read_stderr(child: &mut std::process::Child) -> String {
-    let mut text = String::new();
-    if let Some(mut stderr) = child.stderr.take() {
-        let _ = stderr.read_to_string(&mut text);
+/// A tool's error output, in a file of the operation's work directory: a pipe could fill
+/// while this process is busy with the tool's stdin or stdout, and both would wait forever.
+struct ErrorLog(std::fs::File);
+
+impl ErrorLog {
+    const NAME: &'static str = "tool-errors.log";
+
+    fn create(work: &Path) -> Result<Self, StepError> {
+        let path = work.join(Self::NAME);
+        std::fs::File::create(&path)
+            .map(Self)
+            .map_err(|e| StepError::transient(format!("cannot write {}: {e}", path.display())))
     }
-    text
+
+    fn stdio(self) -> Stdio {
+        Stdio::from(self.0)
+    }
+
+    fn read(work: &Path) -> String {
+        std::fs::read_to_string(work.join(Self::NAME)).unwrap_or_default()
+    }
 }
 
 fn spawn_error(program: &str, e: std::io::Error) -> StepError {
