@@ -20,27 +20,28 @@ impl Pipeline {
     /// Does the site's pending snapshots and restores. A site that is not live cannot have
     /// them: they fail, saying so.
     pub(super) async fn run_backups(&self, site: &SiteRow) -> Result<(), StoreError> {
-        let spec = self.spec(site).await?;
-        while let Some(op) = self.store.next_backup_op(site.id).await? {
-            let not_live = format!(
+        let why = if site.status != SiteStatus::Live {
+            format!(
                 "The site is {}, not live.",
                 site.status.as_str().replace('_', " ")
-            );
-            let unavailable = if site.status != SiteStatus::Live {
-                Some(not_live.as_str())
-            } else if self.drivers.snapshots.is_none() {
-                Some("Snapshots are not available in this deployment.")
-            } else {
-                None
-            };
-            let (Some(snapshots), None) = (self.drivers.snapshots.clone(), unavailable) else {
-                let why = unavailable.unwrap_or_default();
-                match op {
-                    BackupOp::Snapshot(s) => self.store.fail_snapshot(s.id, why).await?,
-                    BackupOp::Restore(r) => self.store.finish_restore(r.id, Some(why)).await?,
+            )
+        } else {
+            "Snapshots are not available in this deployment.".to_string()
+        };
+        let snapshots = match &self.drivers.snapshots {
+            Some(snapshots) if site.status == SiteStatus::Live => Arc::clone(snapshots),
+            _ => {
+                while let Some(op) = self.store.next_backup_op(site.id).await? {
+                    match op {
+                        BackupOp::Snapshot(s) => self.store.fail_snapshot(s.id, &why).await?,
+                        BackupOp::Restore(r) => self.store.finish_restore(r.id, Some(&why)).await?,
+                    }
                 }
-                continue;
-            };
+                return Ok(());
+            }
+        };
+        let spec = self.spec(site).await?;
+        while let Some(op) = self.store.next_backup_op(site.id).await? {
             match op {
                 BackupOp::Snapshot(row) => {
                     self.take_snapshot(&snapshots, &spec, &row).await?;
