@@ -131,6 +131,7 @@ async fn fixture() -> Fixture {
     let pipeline = Arc::new(Pipeline::new(
         store.clone(),
         drivers,
+        None,
         settings,
         "test".into(),
     ));

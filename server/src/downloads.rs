@@ -10,6 +10,7 @@ use axum::{
 };
 use mywp_app::api::ssr::{AppState, ClientIp, CurrentUser};
 use mywp_jobs::{
+    domain::SiteSlug,
     snapshots::{Download, SnapshotKey, DATABASE_FILE, FILES_FILE},
     store::OpState,
 };
@@ -72,8 +73,12 @@ pub async fn snapshot_file(
     {
         return internal(e);
     }
+    let slug = match SiteSlug::from_stored(&site.slug) {
+        Ok(slug) => slug,
+        Err(e) => return internal(e),
+    };
     let key = SnapshotKey {
-        slug: site.slug.clone(),
+        slug,
         id: snapshot.id,
     };
     let save_as = format!("{}-snapshot-{}-{file}", site.slug, snapshot.id);

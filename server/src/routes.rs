@@ -20,10 +20,10 @@ use mywp_app::{
 };
 use tower_http::services::ServeDir;
 
-use crate::config::Config;
+use mywp_jobs::settings::Settings;
 
-pub fn router(app: AppState, config: &Config, addr: SocketAddr) -> anyhow::Result<Router> {
-    let site_root = config.site_root.display().to_string();
+pub fn router(app: AppState, settings: &Settings, addr: SocketAddr) -> anyhow::Result<Router> {
+    let site_root = settings.site_root.display().to_string();
     if !Path::new(&site_root).join("pkg").exists() {
         tracing::warn!(
             site_root,

@@ -30,7 +30,7 @@ pub(crate) mod ssr {
                     created_at: d.created_at,
                 })
                 .collect(),
-            https: state.sites_https,
+            https: state.addressing.https,
         })
     }
 }
@@ -73,8 +73,8 @@ pub async fn add_domain(slug: String, hostname: String) -> Result<(), AppError> 
     use super::ssr::*;
     let (user, site) = changeable_site(&slug).await?;
     let state = state()?;
-    let domain =
-        CustomDomain::parse(&hostname, &state.platform_domain).map_err(|e| fail(e.into()))?;
+    let domain = CustomDomain::parse(&hostname, &state.addressing.platform_domain)
+        .map_err(|e| fail(e.into()))?;
     match state.store.add_domain(site.id, &domain).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {

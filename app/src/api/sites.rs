@@ -223,14 +223,7 @@ pub async fn open_wp_admin(slug: String) -> Result<(), AppError> {
             "Login links are not available in this deployment.".into(),
         ))
     })?;
-    let spec = mywp_jobs::drivers::SiteSpec {
-        id: site.id,
-        slug: site.slug.clone(),
-        title: site.title.clone(),
-        owner_email: site.owner_email.clone(),
-        hostnames: vec![],
-        primary: site.primary_domain.clone(),
-    };
+    let spec = state.store.site_spec(&site, &state.addressing).await?;
     let link = links(&spec).ok_or_else(|| internal("no login link could be made"))?;
     owned::audit(&user, "site.wp_admin_login", &site).await?;
     leptos_axum::redirect(&link);

@@ -6,7 +6,7 @@ use http::{header, request::Parts, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use mywp_jobs::{
-    drivers::SiteSpec,
+    domain::{SiteAddressing, SiteSpec},
     queue::JobQueue,
     store::{Account, SessionToken, Store, StoreError},
 };
@@ -29,12 +29,8 @@ pub type FleetSource = Arc<dyn Fn() -> FleetFuture + Send + Sync>;
 pub struct AppState {
     pub store: Store,
     pub queue: JobQueue,
-    /// The domain sites get a subdomain of.
-    pub platform_domain: String,
-    /// The port sites are served on (omitted from URLs when 80).
-    pub sites_port: u16,
-    /// Sites are reached over https (through CloudFront, in the AWS shape).
-    pub sites_https: bool,
+    /// How sites are addressed (their platform hostnames, their URLs).
+    pub addressing: SiteAddressing,
     /// Whether the panel is reached over https (cookies then get `Secure`).
     pub secure_cookies: bool,
     pub login_links: Option<LoginLinks>,
@@ -49,19 +45,13 @@ pub struct AppState {
 impl AppState {
     /// The site's platform hostname, `<slug>.<platform domain>`.
     pub fn platform_host(&self, slug: &str) -> String {
-        format!("{slug}.{}", self.platform_domain)
+        self.addressing.platform_host_of(slug)
     }
 
     /// The site's address: its primary domain, else its platform hostname.
     pub fn home_url(&self, slug: &str, primary: Option<&str>) -> String {
         let host = primary.map_or_else(|| self.platform_host(slug), str::to_string);
-        if self.sites_https {
-            return format!("https://{host}/");
-        }
-        match self.sites_port {
-            80 => format!("http://{host}/"),
-            port => format!("http://{host}:{port}/"),
-        }
+        format!("{}/", self.addressing.url_of(&host))
     }
 }
 

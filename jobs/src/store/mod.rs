@@ -9,6 +9,7 @@ mod audit;
 mod domains;
 mod sites;
 mod snapshots;
+mod spec;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -771,7 +771,7 @@ fn environment() -> Vec<String> {
             "control plane: SQLite (fresh file per part), in-process panel + {} workers; data plane {} (sites on port {})",
             8,
             dataplane::state_dir().display(),
-            cfg.sites_port
+            cfg.addressing.port
         ),
         format!(
             "load: {REQUESTS} requests per row after 50 warm-up, concurrency {CONCURRENCY}, reqwest over loopback from the same process"

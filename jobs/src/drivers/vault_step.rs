@@ -1,24 +1,24 @@
-//! The snapshots' part of the backup step: the site's place in the vault, and on removal,
-//! every snapshot of the site deleted.
+//! The snapshots' part of the backup step: the site's place in the snapshot vault, and on
+//! removal, every snapshot of the site deleted.
 
 use std::sync::Arc;
 
 use futures::{future::BoxFuture, FutureExt};
 
-use super::Vault;
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use super::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::snapshots::Vault;
 
-pub struct SnapshotsStep {
+pub struct VaultStep {
     vault: Arc<dyn Vault>,
 }
 
-impl SnapshotsStep {
+impl VaultStep {
     pub fn new(vault: Arc<dyn Vault>) -> Self {
         Self { vault }
     }
 }
 
-impl StepDriver for SnapshotsStep {
+impl StepDriver for VaultStep {
     fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
         async move {
             self.vault.prepare(&site.slug).await?;
