@@ -10,8 +10,8 @@ use axum::{
 };
 use mywp_app::api::ssr::{AppState, ClientIp, CurrentUser};
 use mywp_jobs::{
+    domain::OpState,
     snapshots::{Download, SnapshotKey, DATABASE_FILE, FILES_FILE},
-    store::OpState,
 };
 use tower_http::services::ServeFile;
 

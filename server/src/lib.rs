@@ -16,9 +16,9 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use mywp_app::api::ssr::{AppState, LoginLinks};
 use mywp_jobs::{
+    domain::Retention,
     pipeline::{Pipeline, Settings},
     queue::JobQueue,
-    store::Retention,
     store::Store,
 };
 use tokio::net::TcpListener;

@@ -9,11 +9,13 @@ use std::{
 
 use futures::FutureExt;
 use mywp_jobs::{
-    domain::{CustomDomain, Email, Password, PasswordHash, Role, SiteSlug, SiteStatus, SiteTitle},
-    pipeline::{StepKind, StepState},
+    domain::{
+        CustomDomain, Email, OpState, Password, PasswordHash, Retention, Role, SiteSlug,
+        SiteStatus, SiteTitle, SnapshotFacts, SnapshotKind, StepKind, StepState,
+    },
     store::{
-        now_ms, Account, Backend, BackupOp, NewSite, OpState, Retention, SiteRow, SnapshotFacts,
-        SnapshotKind, StepRow, Store, StoreError, MAX_DOMAINS_PER_SITE,
+        now_ms, Account, Backend, BackupOp, NewSite, SiteRow, StepRow, Store, StoreError,
+        MAX_DOMAINS_PER_SITE,
     },
 };
 use mywp_tests::{postgres::TestDatabase, unique};

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::pipeline::StepKind;
+use crate::domain::StepKind;
 
 /// What a driver needs to know about the site it works on.
 #[derive(Clone, PartialEq, Eq)]

@@ -22,8 +22,8 @@ pub use step::SnapshotsStep;
 pub use vault::{Download, LocalVault, SnapshotKey, Vault};
 
 use crate::{
+    domain::SnapshotFacts,
     drivers::{local::LocalConfig, SiteSpec, StepError},
-    store::SnapshotFacts,
 };
 
 /// The files of a snapshot.

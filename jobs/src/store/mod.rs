@@ -3,6 +3,8 @@
 //!
 //! Queries are written once, in the SQL both backends share (`$1` parameters, `RETURNING`,
 //! `ON CONFLICT`); each backend has its own migrations under `migrations/<backend>/`.
+//! Rows are read into their types by `sqlx::FromRow`; stored names become domain values
+//! through their `TryFrom<String>`.
 
 mod accounts;
 mod audit;
@@ -18,9 +20,7 @@ pub use accounts::{Account, SessionToken};
 pub use audit::AuditEntry;
 pub use domains::{DomainRow, MAX_DOMAINS_PER_SITE};
 pub use sites::{NewSite, SiteRow, StepRow};
-pub use snapshots::{
-    BackupOp, OpState, RestoreRow, Retention, SnapshotFacts, SnapshotKind, SnapshotRow,
-};
+pub use snapshots::{BackupOp, RestoreRow, SnapshotRow};
 
 /// Which database the control plane runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
