@@ -234,27 +234,13 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Forgets a site whose resources are all removed.
+    /// Forgets a site whose resources are all removed. Its steps, domains, snapshots and
+    /// restores go with it: every child table's foreign key cascades, on both backends.
     pub async fn delete_site_row(&self, site_id: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for table in [
-            "site_steps",
-            "site_snapshots",
-            "site_restores",
-            "site_domains",
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE site_id = $1"
-            )))
-            .bind(site_id)
-            .execute(&mut *tx)
-            .await?;
-        }
         sqlx::query("DELETE FROM sites WHERE id = $1")
             .bind(site_id)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
