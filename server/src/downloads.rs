@@ -10,9 +10,8 @@ use axum::{
 };
 use mywp_app::api::ssr::{AppState, ClientIp, CurrentUser};
 use mywp_jobs::{
-    domain::SiteSlug,
+    domain::{OpState, SiteSlug},
     snapshots::{Download, SnapshotKey, DATABASE_FILE, FILES_FILE},
-    store::OpState,
 };
 use tower_http::services::ServeFile;
 

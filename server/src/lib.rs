@@ -16,10 +16,10 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use mywp_app::api::ssr::{AppState, LoginLinks};
 use mywp_jobs::{
+    domain::Retention,
     pipeline::{self, Pipeline},
     queue::JobQueue,
     settings::Settings,
-    store::Retention,
     store::Store,
 };
 use tokio::net::TcpListener;

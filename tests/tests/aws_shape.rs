@@ -12,13 +12,13 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use aws_sdk_route53::types::RrType;
 use mywp_jobs::{
     deployment::Deployment,
-    domain::{CustomDomain, SiteSlug, SiteStatus},
+    domain::{CustomDomain, OpState, SiteSlug, SiteStatus, SnapshotKind, StepKind, StepState},
     drivers::aws::{
         access_point_uid, backup_plan_name, media_prefix, normalize_zone_id, snapshots_prefix,
         CdnDriver, CertificateDriver,
     },
-    pipeline::{Pipeline, Settings, StepState},
-    store::{OpState, SnapshotKind, Store},
+    pipeline::{Pipeline, Settings},
+    store::Store,
 };
 use mywp_tests::{
     aws::{
@@ -218,7 +218,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
 
     // Idempotent: every driver's ensure again makes nothing new.
     let before = inventory(&cfg, &clients, &spec).await;
-    for step in mywp_jobs::pipeline::StepKind::ALL {
+    for step in StepKind::ALL {
         if let Some(driver) = drivers.get(step) {
             driver
                 .ensure(&spec)

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use mywp_jobs::{drivers::SiteSpec, pipeline::StepState, store::Store};
+use mywp_jobs::{domain::StepState, drivers::SiteSpec, store::Store};
 use mywp_tests::{
     aws::{
         infra, inventory, panel_vars, spawn_panel, spawn_worker, write_config, Agent, Inventory,

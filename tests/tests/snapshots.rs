@@ -6,9 +6,8 @@
 use std::{os::unix::fs::MetadataExt, path::PathBuf, time::Duration};
 
 use mywp_jobs::{
-    domain::SiteSlug,
+    domain::{SiteSlug, SnapshotFacts, SnapshotKind},
     drivers::local::{site_db_name, LocalConfig},
-    store::{SnapshotFacts, SnapshotKind},
 };
 use mywp_tests::{
     customer::Customer,

@@ -135,7 +135,10 @@ pub async fn create_site(title: String, slug: String) -> Result<(), AppError> {
 /// A site of the caller's, with every provisioning step.
 #[server(prefix = "/api", endpoint = "get_site")]
 pub async fn get_site(slug: String) -> Result<SiteDetail, AppError> {
-    use mywp_jobs::{domain::SiteStatus, pipeline::StepState, store::now_ms};
+    use mywp_jobs::{
+        domain::{SiteStatus, StepState},
+        store::now_ms,
+    };
 
     use super::{ssr::*, types::StepView};
     let user = require_user()?;

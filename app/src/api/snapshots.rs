@@ -78,7 +78,7 @@ fn check_can_snapshot(site: &mywp_jobs::store::SiteRow) -> Result<(), AppError> 
 /// Takes a snapshot of the site's database and files now.
 #[server(prefix = "/api", endpoint = "take_snapshot")]
 pub async fn take_snapshot(slug: String) -> Result<(), AppError> {
-    use mywp_jobs::store::{SnapshotKind, StoreError};
+    use mywp_jobs::{domain::SnapshotKind, store::StoreError};
 
     use super::{sites::owned, ssr::*};
     let user = require_user()?;
@@ -110,7 +110,7 @@ pub async fn take_snapshot(slug: String) -> Result<(), AppError> {
 /// a snapshot of what it replaces.
 #[server(prefix = "/api", endpoint = "restore_snapshot")]
 pub async fn restore_snapshot(slug: String, snapshot_id: String) -> Result<(), AppError> {
-    use mywp_jobs::store::{OpState, StoreError};
+    use mywp_jobs::{domain::OpState, store::StoreError};
 
     use super::{sites::owned, ssr::*};
     let user = require_user()?;

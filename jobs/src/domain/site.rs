@@ -172,6 +172,14 @@ pub enum SiteStatus {
 }
 
 impl SiteStatus {
+    pub const ALL: [SiteStatus; 5] = [
+        SiteStatus::Provisioning,
+        SiteStatus::Live,
+        SiteStatus::Failed,
+        SiteStatus::Deleting,
+        SiteStatus::DeleteFailed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SiteStatus::Provisioning => "provisioning",
@@ -181,17 +189,9 @@ impl SiteStatus {
             SiteStatus::DeleteFailed => "delete_failed",
         }
     }
-
-    pub fn parse(s: &str) -> SiteStatus {
-        match s {
-            "live" => SiteStatus::Live,
-            "failed" => SiteStatus::Failed,
-            "deleting" => SiteStatus::Deleting,
-            "delete_failed" => SiteStatus::DeleteFailed,
-            _ => SiteStatus::Provisioning,
-        }
-    }
 }
+
+stored_names!(SiteStatus, "site status");
 
 #[cfg(test)]
 mod tests {
@@ -224,5 +224,13 @@ mod tests {
         assert!(SiteTitle::parse("   ").is_err());
         assert!(SiteTitle::parse(&"x".repeat(81)).is_err());
         assert!(SiteTitle::parse("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in SiteStatus::ALL {
+            assert_eq!(SiteStatus::try_from(status.as_str().to_owned()), Ok(status));
+        }
+        assert!(SiteStatus::try_from("gone".to_owned()).is_err());
     }
 }

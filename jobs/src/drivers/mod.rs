@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use crate::domain::StepKind;
 pub use crate::domain::{SiteSpec, StepError};
-use crate::pipeline::StepKind;
 pub use vault_step::VaultStep;
 
 /// How an `ensure` ended when it did not fail.

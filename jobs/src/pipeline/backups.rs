@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use super::Pipeline;
 use crate::{
-    domain::SiteStatus,
+    domain::{SiteStatus, SnapshotFacts, SnapshotKind},
     drivers::{SiteSpec, StepError},
     snapshots::Snapshots,
-    store::{BackupOp, RestoreRow, SiteRow, SnapshotFacts, SnapshotKind, SnapshotRow, StoreError},
+    store::{BackupOp, RestoreRow, SiteRow, SnapshotRow, StoreError},
 };
 
 impl Pipeline {

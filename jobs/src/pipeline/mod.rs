@@ -3,7 +3,5 @@
 
 mod backups;
 mod runner;
-mod step;
 
 pub use runner::{Outcome, Pipeline, Settings};
-pub use step::{StepKind, StepState};

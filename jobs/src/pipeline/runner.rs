@@ -5,12 +5,11 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use futures::{future::BoxFuture, stream::FuturesUnordered, FutureExt, StreamExt};
 
-use super::{StepKind, StepState};
 use crate::{
-    domain::{Hostname, SiteAddressing, SiteStatus},
+    domain::{Hostname, Retention, SiteAddressing, SiteStatus, StepKind, StepState},
     drivers::{Drivers, Ensured, Removed, SiteSpec, StepDriver, StepError},
     snapshots::Snapshots,
-    store::{now_ms, Retention, SiteRow, StepRow, Store, StoreError},
+    store::{now_ms, SiteRow, StepRow, Store, StoreError},
 };
 
 /// How the pipeline retries and leases.

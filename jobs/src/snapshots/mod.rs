@@ -20,10 +20,9 @@ use sha2::{Digest, Sha256};
 pub use vault::{Download, LocalVault, SnapshotKey, Vault};
 
 use crate::{
-    domain::{SiteSlug, SiteSpec, StepError},
+    domain::{SiteSlug, SiteSpec, SnapshotFacts, StepError},
     secrets::MasterKey,
     sitedb::DbServer,
-    store::SnapshotFacts,
 };
 
 /// The files of a snapshot.
