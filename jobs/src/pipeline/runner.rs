@@ -9,7 +9,7 @@ use super::{StepKind, StepState};
 use crate::{
     domain::SiteStatus,
     drivers::{Drivers, Ensured, Removed, SiteSpec, StepDriver, StepError},
-    store::{now_ms, Retention, SiteRow, StepRow, Store, StoreError},
+    store::{now_ms, Lease, Retention, SiteRow, StepRow, Store, StoreError},
 };
 
 /// How the pipeline retries and leases.
@@ -51,6 +51,8 @@ pub enum Outcome {
     Busy(Duration),
     /// A step is waiting on something slow; run again after this long.
     Again(Duration),
+    /// The site no longer exists: nothing will ever be left to do.
+    Gone,
 }
 
 pub struct Pipeline {
@@ -81,6 +83,10 @@ impl Pipeline {
         &self.settings
     }
 
+    pub fn drivers(&self) -> &Drivers {
+        &self.drivers
+    }
+
     /// The spec drivers work from: the site's platform hostname, then its own domains.
     pub async fn spec(&self, site: &SiteRow) -> Result<SiteSpec, StoreError> {
         let mut hostnames = vec![format!("{}.{}", site.slug, self.settings.platform_domain)];
@@ -102,14 +108,13 @@ impl Pipeline {
         let ttl_ms = self.settings.lease_ttl.as_millis() as i64;
         let run = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let owner = format!("{}#{run}", self.worker_id);
-        if !self.store.try_lease(site_id, &owner, ttl_ms).await? {
-            let until = self
-                .store
-                .lease_until(site_id)
-                .await?
-                .unwrap_or_else(now_ms);
-            let wait = (until - now_ms()).clamp(100, ttl_ms) as u64;
-            return Ok(Outcome::Busy(Duration::from_millis(wait)));
+        match self.store.try_lease(site_id, &owner, ttl_ms).await? {
+            Lease::Taken => {}
+            Lease::NoSite => return Ok(Outcome::Gone),
+            Lease::Held { until } => {
+                let wait = (until - now_ms()).clamp(100, ttl_ms) as u64;
+                return Ok(Outcome::Busy(Duration::from_millis(wait)));
+            }
         }
         let renew = {
             let this = Arc::clone(self);
@@ -132,7 +137,7 @@ impl Pipeline {
     async fn run_leased(&self, site_id: i64) -> Result<Outcome, StoreError> {
         loop {
             let Some(site) = self.store.site(site_id).await? else {
-                return Ok(Outcome::Settled);
+                return Ok(Outcome::Gone);
             };
             let steps: BTreeMap<StepKind, StepRow> = self
                 .store

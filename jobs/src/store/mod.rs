@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod domains;
+mod queued_runs;
 mod sites;
 mod snapshots;
 
@@ -17,7 +18,8 @@ use sqlx::{any::AnyPoolOptions, AnyPool};
 pub use accounts::{Account, SessionToken};
 pub use audit::AuditEntry;
 pub use domains::{DomainRow, MAX_DOMAINS_PER_SITE};
-pub use sites::{NewSite, SiteRow, StepRow};
+pub use queued_runs::{RunClaim, LOST_AFTER_MS};
+pub use sites::{Lease, NewSite, SiteRow, StepRow};
 pub use snapshots::{
     BackupOp, OpState, RestoreRow, Retention, SnapshotFacts, SnapshotKind, SnapshotRow,
 };

@@ -32,6 +32,17 @@ pub struct SiteRow {
     pub primary_domain: Option<String>,
 }
 
+/// What asking for a site's lease gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// The caller holds the site now.
+    Taken,
+    /// Another worker holds it until `until` (Unix milliseconds).
+    Held { until: i64 },
+    /// There is no such site (it was deleted).
+    NoSite,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepRow {
     pub step: StepKind,
@@ -279,12 +290,13 @@ impl Store {
 
     /// Takes (or renews) the lease on a site for `owner` until `now + ttl_ms`.
     /// Only one worker holds a site's lease at a time; a dead worker's lease expires.
+    /// A site that no longer exists says so: its jobs have nothing left to do.
     pub async fn try_lease(
         &self,
         site_id: i64,
         owner: &str,
         ttl_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Lease, StoreError> {
         let now = now_ms();
         let done = sqlx::query(
             "UPDATE sites SET lease_owner = $1, lease_until = $2
@@ -296,7 +308,19 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 1 {
+            return Ok(Lease::Taken);
+        }
+        let row = sqlx::query("SELECT lease_until FROM sites WHERE id = $1")
+            .bind(site_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            None => Lease::NoSite,
+            Some(row) => Lease::Held {
+                until: row.try_get::<Option<i64>, _>("lease_until")?.unwrap_or(now),
+            },
+        })
     }
 
     pub async fn release_lease(&self, site_id: i64, owner: &str) -> Result<(), StoreError> {
@@ -317,8 +341,9 @@ impl Store {
         Ok(row.map(|r| r.try_get("lease_until")).transpose()?.flatten())
     }
 
-    /// Sites with work left (provisioning or deleting, a snapshot or a restore to do); with
-    /// `unleased_only`, only those no worker holds. The sweep hands them to a worker again.
+    /// Sites with work left (provisioning or deleting, a snapshot or a restore to do) and no
+    /// job waiting in the queue; with `unleased_only`, only those no worker holds. The sweep
+    /// hands them to a worker again.
     /// (The snapshot condition is the one-active-snapshot index's: it stays cheap however
     /// many snapshots are kept.)
     pub async fn unsettled_sites(&self, unleased_only: bool) -> Result<Vec<i64>, StoreError> {
@@ -327,12 +352,14 @@ impl Store {
                OR id IN (SELECT site_id FROM site_snapshots
                          WHERE state IN ('pending', 'running') AND kind <> 'pre_restore')
                OR id IN (SELECT site_id FROM site_restores WHERE state IN ('pending', 'running')))
-             AND ($3 = 0 OR lease_until IS NULL OR lease_until < $4)",
+             AND ($3 = 0 OR lease_until IS NULL OR lease_until < $4)
+             AND (queued_for IS NULL OR queued_for < $5)",
         )
         .bind(SiteStatus::Provisioning.as_str())
         .bind(SiteStatus::Deleting.as_str())
         .bind(i64::from(unleased_only))
         .bind(now_ms())
+        .bind(now_ms() - super::queued_runs::LOST_AFTER_MS)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
