@@ -234,8 +234,22 @@ async fn deleted_sites_leave_no_jobs() {
     ann.create_site("Deleted young", &young).await;
     delete(&ann, &young).await;
 
+    // Late requests for the sites, as a panel racing the deletion makes: while they are
+    // being torn down (their lease held), and once they are gone.
+    let store = &app.plane.store;
+    let mut ids = Vec::new();
+    for slug in [&snap, &restore, &young] {
+        if let Some(site) = store.site_by_slug(slug).await.unwrap() {
+            ids.push(site.id);
+            queue.enqueue(site.id, Duration::ZERO).await.unwrap();
+        }
+    }
+    assert!(!ids.is_empty(), "the sites were still being deleted");
     for slug in [&snap, &restore, &young] {
         ann.wait_gone(slug, GONE).await;
+    }
+    for &id in &ids {
+        queue.enqueue(id, Duration::ZERO).await.unwrap();
     }
     settles_and_stays_empty(&queue, FAST.sweep_every * 3).await;
     drop(stop);
