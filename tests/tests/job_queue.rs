@@ -33,7 +33,11 @@ const FAST: QueueSettings = QueueSettings {
 async fn site_of(store: &Store) -> SiteRow {
     let email = Email::parse(&format!("{}@example.com", unique("q"))).unwrap();
     let owner = store
-        .create_account(&email, &PasswordHash("not-a-real-hash".into()), Role::Customer)
+        .create_account(
+            &email,
+            &PasswordHash("not-a-real-hash".into()),
+            Role::Customer,
+        )
         .await
         .unwrap();
     let slug = SiteSlug::parse(&unique("q")).unwrap();
@@ -69,7 +73,9 @@ fn workers(queue: &JobQueue, pipeline: Arc<Pipeline>) -> oneshot::Sender<()> {
 async fn settles_and_stays_empty(queue: &JobQueue, window: Duration) {
     wait_for("no job left waiting", Duration::from_secs(30), || async {
         let counts = queue.counts().await.unwrap();
-        (counts.waiting == 0).then_some(()).ok_or(format!("{counts:?}"))
+        (counts.waiting == 0)
+            .then_some(())
+            .ok_or(format!("{counts:?}"))
     })
     .await;
     let start = Instant::now();
@@ -104,13 +110,19 @@ async fn one_job_per_site(store: Store, url: String) {
     }
     assert_eq!(queue.counts().await.unwrap().waiting, 1);
     let (first, _) = store.queued_run(site.id).await.unwrap().expect("claimed");
-    queue.enqueue(site.id, Duration::from_secs(60)).await.unwrap();
+    queue
+        .enqueue(site.id, Duration::from_secs(60))
+        .await
+        .unwrap();
     queue.hand_out(site.id).await.unwrap();
     assert_eq!(queue.counts().await.unwrap().waiting, 1);
     assert_eq!(store.queued_run(site.id).await.unwrap().unwrap().0, first);
 
     let other = site_of(&store).await;
-    queue.enqueue(other.id, Duration::from_secs(60)).await.unwrap();
+    queue
+        .enqueue(other.id, Duration::from_secs(60))
+        .await
+        .unwrap();
     let (later, _) = store.queued_run(other.id).await.unwrap().unwrap();
     queue.hand_out(other.id).await.unwrap();
     assert_eq!(store.queued_run(other.id).await.unwrap().unwrap().0, later);
@@ -125,7 +137,11 @@ async fn one_job_per_site(store: Store, url: String) {
     assert!(store.request_delete(gone.id).await.unwrap());
     store.delete_site_row(gone.id).await.unwrap();
     queue.enqueue(gone.id, Duration::ZERO).await.unwrap();
-    assert_eq!(queue.counts().await.unwrap().waiting, 2, "none for a deleted site");
+    assert_eq!(
+        queue.counts().await.unwrap().waiting,
+        2,
+        "none for a deleted site"
+    );
 
     // No drivers: every step is "not available here", so each site settles in one run.
     let pipeline = Arc::new(Pipeline::new(

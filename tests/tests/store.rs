@@ -12,8 +12,8 @@ use mywp_jobs::{
     domain::{CustomDomain, Email, Password, PasswordHash, Role, SiteSlug, SiteStatus, SiteTitle},
     pipeline::{StepKind, StepState},
     store::{
-        now_ms, Account, Backend, BackupOp, Lease, NewSite, OpState, Retention, SiteRow, SnapshotFacts,
-        SnapshotKind, StepRow, Store, StoreError, MAX_DOMAINS_PER_SITE,
+        now_ms, Account, Backend, BackupOp, Lease, NewSite, OpState, Retention, SiteRow,
+        SnapshotFacts, SnapshotKind, StepRow, Store, StoreError, MAX_DOMAINS_PER_SITE,
     },
 };
 use mywp_tests::{postgres::TestDatabase, unique};
@@ -759,7 +759,10 @@ async fn leases(store: Store) {
     assert_eq!(store.lease_until(site.id).await.unwrap(), None);
 
     let before = now_ms();
-    assert_eq!(store.try_lease(site.id, "worker-a", 60_000).await.unwrap(), Lease::Taken);
+    assert_eq!(
+        store.try_lease(site.id, "worker-a", 60_000).await.unwrap(),
+        Lease::Taken
+    );
     let until = store.lease_until(site.id).await.unwrap().expect("leased");
     assert!(
         until >= before + 60_000 && until <= now_ms() + 60_000,
@@ -770,10 +773,16 @@ async fn leases(store: Store) {
         store.try_lease(site.id, "worker-b", 60_000).await.unwrap(),
         Lease::Held { .. }
     ));
-    assert_eq!(store.try_lease(other.id, "worker-b", 60_000).await.unwrap(), Lease::Taken);
+    assert_eq!(
+        store.try_lease(other.id, "worker-b", 60_000).await.unwrap(),
+        Lease::Taken
+    );
     // A renews.
     clock_passes(before).await;
-    assert_eq!(store.try_lease(site.id, "worker-a", 120_000).await.unwrap(), Lease::Taken);
+    assert_eq!(
+        store.try_lease(site.id, "worker-a", 120_000).await.unwrap(),
+        Lease::Taken
+    );
     assert!(store.lease_until(site.id).await.unwrap().unwrap() > until);
     // B releasing A's lease does nothing; A releasing it frees it for B.
     store.release_lease(site.id, "worker-b").await.unwrap();
@@ -784,11 +793,17 @@ async fn leases(store: Store) {
     ));
     store.release_lease(site.id, "worker-a").await.unwrap();
     assert_eq!(store.lease_until(site.id).await.unwrap(), None);
-    assert_eq!(store.try_lease(site.id, "worker-b", 60_000).await.unwrap(), Lease::Taken);
+    assert_eq!(
+        store.try_lease(site.id, "worker-b", 60_000).await.unwrap(),
+        Lease::Taken
+    );
     store.release_lease(site.id, "worker-b").await.unwrap();
 
     // A dead worker's lease expires: A takes it for 1 ms, then B gets it.
-    assert_eq!(store.try_lease(site.id, "worker-a", 1).await.unwrap(), Lease::Taken);
+    assert_eq!(
+        store.try_lease(site.id, "worker-a", 1).await.unwrap(),
+        Lease::Taken
+    );
     let short = store.lease_until(site.id).await.unwrap().unwrap();
     eventually("worker-b to take the expired lease", || {
         let store = store.clone();
@@ -843,15 +858,24 @@ async fn unsettled_sites(store: Store) {
     assert_eq!(sorted(store.unsettled_sites(true).await.unwrap()), both);
 
     // A held lease hides a site from the sweep, not from the full list.
-    assert_eq!(store.try_lease(provisioning, "w", 60_000).await.unwrap(), Lease::Taken);
+    assert_eq!(
+        store.try_lease(provisioning, "w", 60_000).await.unwrap(),
+        Lease::Taken
+    );
     assert_eq!(sorted(store.unsettled_sites(false).await.unwrap()), both);
     assert_eq!(store.unsettled_sites(true).await.unwrap(), vec![deleting]);
     // A lease on a settled site changes nothing.
-    assert_eq!(store.try_lease(live, "w", 60_000).await.unwrap(), Lease::Taken);
+    assert_eq!(
+        store.try_lease(live, "w", 60_000).await.unwrap(),
+        Lease::Taken
+    );
     assert_eq!(sorted(store.unsettled_sites(false).await.unwrap()), both);
 
     // An expired lease no longer hides it.
-    assert_eq!(store.try_lease(deleting, "w", 1).await.unwrap(), Lease::Taken);
+    assert_eq!(
+        store.try_lease(deleting, "w", 1).await.unwrap(),
+        Lease::Taken
+    );
     eventually("the expired lease to show the site again", || {
         let store = store.clone();
         async move { store.unsettled_sites(true).await.unwrap() == vec![deleting] }

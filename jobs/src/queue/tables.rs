@@ -49,28 +49,24 @@ pub(super) async fn prune(storage: &Storage, kept: Duration) -> Result<u64, sqlx
         .map_or(0, |d| d.as_secs() as i64);
     let done = match storage {
         // done_at: Unix seconds.
-        Storage::Sqlite(_, pool) => {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM Jobs WHERE job_type = ?1 AND done_at <= ?2 AND {FINISHED}"
-            )))
-            .bind(QUEUE)
-            .bind(before)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        }
+        Storage::Sqlite(_, pool) => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM Jobs WHERE job_type = ?1 AND done_at <= ?2 AND {FINISHED}"
+        )))
+        .bind(QUEUE)
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected(),
         // done_at: timestamptz.
-        Storage::Postgres(_, pool) => {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM apalis.jobs WHERE job_type = $1 AND done_at <= to_timestamp($2) \
+        Storage::Postgres(_, pool) => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM apalis.jobs WHERE job_type = $1 AND done_at <= to_timestamp($2) \
                  AND {FINISHED}"
-            )))
-            .bind(QUEUE)
-            .bind(before as f64)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        }
+        )))
+        .bind(QUEUE)
+        .bind(before as f64)
+        .execute(pool)
+        .await?
+        .rows_affected(),
     };
     Ok(done)
 }

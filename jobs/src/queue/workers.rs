@@ -101,11 +101,7 @@ where
 
 /// The job: unless another job for the site waits to run, run the pipeline, and ask again
 /// when a step is waiting or the site was busy.
-async fn run_site(
-    job: RunSite,
-    id: TaskId,
-    ctx: Data<Arc<WorkerCtx>>,
-) -> JobResult {
+async fn run_site(job: RunSite, id: TaskId, ctx: Data<Arc<WorkerCtx>>) -> JobResult {
     let site_id = job.site_id;
     if !ctx
         .queue
