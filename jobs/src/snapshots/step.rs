@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use futures::{future::BoxFuture, FutureExt};
-
 use super::Vault;
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 pub struct SnapshotsStep {
     vault: Arc<dyn Vault>,
@@ -18,22 +16,16 @@ impl SnapshotsStep {
     }
 }
 
-impl StepDriver for SnapshotsStep {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        async move {
-            self.vault.prepare(&site.slug).await?;
-            Ok(Ensured::Done {
-                resource: format!("snapshots in {}", self.vault.location(&site.slug)),
-            })
-        }
-        .boxed()
+impl Driver for SnapshotsStep {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.vault.prepare(&site.slug).await?;
+        Ok(Ensured::Done {
+            resource: format!("snapshots in {}", self.vault.location(&site.slug)),
+        })
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        async move {
-            self.vault.delete_site(&site.slug).await?;
-            Ok(Removed::Gone)
-        }
-        .boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.vault.delete_site(&site.slug).await?;
+        Ok(Removed::Gone)
     }
 }

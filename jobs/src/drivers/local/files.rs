@@ -5,15 +5,13 @@
 
 use std::{path::Path, sync::Arc};
 
-use futures::{future::BoxFuture, FutureExt};
-
 use super::{
     check_slug,
     fsutil::{ensure_dir, ensure_symlink, io_err, stale_entries, write_atomic, Owner},
     mariadb::site_db_name,
     LocalConfig,
 };
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// The subdirectories of each site's wp-content.
 const CONTENT_DIRS: [&str; 5] = ["uploads", "plugins", "themes", "mu-plugins", "upgrade"];
@@ -95,32 +93,26 @@ impl FilesDriver {
     }
 }
 
-impl StepDriver for FilesDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
+impl Driver for FilesDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
         let site = site.clone();
         let this = Self {
             cfg: self.cfg.clone(),
         };
-        async move {
-            tokio::task::spawn_blocking(move || this.ensure_site(&site))
-                .await
-                .map_err(|e| StepError::transient(format!("the files task failed: {e}")))?
-        }
-        .boxed()
+        tokio::task::spawn_blocking(move || this.ensure_site(&site))
+            .await
+            .map_err(|e| StepError::transient(format!("the files task failed: {e}")))?
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
         let site = site.clone();
         let this = Self {
             cfg: self.cfg.clone(),
         };
-        async move {
-            tokio::task::spawn_blocking(move || this.remove_site(&site))
-                .await
-                .map_err(|e| StepError::transient(format!("the files task failed: {e}")))??;
-            Ok(Removed::Gone)
-        }
-        .boxed()
+        tokio::task::spawn_blocking(move || this.remove_site(&site))
+            .await
+            .map_err(|e| StepError::transient(format!("the files task failed: {e}")))??;
+        Ok(Removed::Gone)
     }
 }
 

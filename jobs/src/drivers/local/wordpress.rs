@@ -9,14 +9,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{future::BoxFuture, FutureExt};
-
 use super::{
     check_slug,
     fsutil::{ensure_dir, Owner},
     nginx, LocalConfig,
 };
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// How long the CLI install may take before it counts as hung.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(180);
@@ -105,15 +103,13 @@ impl WordPressDriver {
     }
 }
 
-impl StepDriver for WordPressDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        self.ensure_site(site).boxed()
+impl Driver for WordPressDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.ensure_site(site).await
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        self.remove_site(site)
-            .map(|r| r.map(|()| Removed::Gone))
-            .boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.remove_site(site).await.map(|()| Removed::Gone)
     }
 }
 
