@@ -49,7 +49,7 @@ impl ControlPlane {
         let store = Store::open(&url)
             .await
             .with_context(|| format!("opening {}", redact(&url)))?;
-        let queue = JobQueue::open(&url)
+        let queue = JobQueue::open(&url, store.clone())
             .await
             .context("opening the job queue")?;
         let plane = shape::data_plane(&settings).await?;

@@ -46,7 +46,7 @@ pub async fn drive(pipeline: &Arc<Pipeline>, site_id: i64, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
         let wait = match pipeline.run(site_id).await.expect("the pipeline runs") {
-            Outcome::Settled => return,
+            Outcome::Settled | Outcome::Gone => return,
             Outcome::Again(d) | Outcome::Busy(d) => d,
         };
         assert!(

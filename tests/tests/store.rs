@@ -14,7 +14,7 @@ use mywp_jobs::{
         SiteStatus, SiteTitle, SnapshotFacts, SnapshotKind, StepKind, StepState,
     },
     store::{
-        now_ms, Account, Backend, BackupOp, NewSite, SiteRow, StepRow, Store, StoreError,
+        now_ms, Account, Backend, BackupOp, Lease, NewSite, SiteRow, StepRow, Store, StoreError,
         MAX_DOMAINS_PER_SITE,
     },
 };
@@ -765,44 +765,71 @@ async fn leases(store: Store) {
     assert_eq!(store.lease_until(site.id).await.unwrap(), None);
 
     let before = now_ms();
-    assert!(store.try_lease(site.id, "worker-a", 60_000).await.unwrap());
+    assert_eq!(
+        store.try_lease(site.id, "worker-a", 60_000).await.unwrap(),
+        Lease::Taken
+    );
     let until = store.lease_until(site.id).await.unwrap().expect("leased");
     assert!(
         until >= before + 60_000 && until <= now_ms() + 60_000,
         "lease_until {until} is not about a minute from {before}"
     );
     // B cannot take it while A holds it; another site is free.
-    assert!(!store.try_lease(site.id, "worker-b", 60_000).await.unwrap());
-    assert!(store.try_lease(other.id, "worker-b", 60_000).await.unwrap());
+    assert!(matches!(
+        store.try_lease(site.id, "worker-b", 60_000).await.unwrap(),
+        Lease::Held { .. }
+    ));
+    assert_eq!(
+        store.try_lease(other.id, "worker-b", 60_000).await.unwrap(),
+        Lease::Taken
+    );
     // A renews.
     clock_passes(before).await;
-    assert!(store.try_lease(site.id, "worker-a", 120_000).await.unwrap());
+    assert_eq!(
+        store.try_lease(site.id, "worker-a", 120_000).await.unwrap(),
+        Lease::Taken
+    );
     assert!(store.lease_until(site.id).await.unwrap().unwrap() > until);
     // B releasing A's lease does nothing; A releasing it frees it for B.
     store.release_lease(site.id, "worker-b").await.unwrap();
     assert!(store.lease_until(site.id).await.unwrap().is_some());
-    assert!(!store.try_lease(site.id, "worker-b", 60_000).await.unwrap());
+    assert!(matches!(
+        store.try_lease(site.id, "worker-b", 60_000).await.unwrap(),
+        Lease::Held { .. }
+    ));
     store.release_lease(site.id, "worker-a").await.unwrap();
     assert_eq!(store.lease_until(site.id).await.unwrap(), None);
-    assert!(store.try_lease(site.id, "worker-b", 60_000).await.unwrap());
+    assert_eq!(
+        store.try_lease(site.id, "worker-b", 60_000).await.unwrap(),
+        Lease::Taken
+    );
     store.release_lease(site.id, "worker-b").await.unwrap();
 
     // A dead worker's lease expires: A takes it for 1 ms, then B gets it.
-    assert!(store.try_lease(site.id, "worker-a", 1).await.unwrap());
+    assert_eq!(
+        store.try_lease(site.id, "worker-a", 1).await.unwrap(),
+        Lease::Taken
+    );
     let short = store.lease_until(site.id).await.unwrap().unwrap();
     eventually("worker-b to take the expired lease", || {
         let store = store.clone();
-        async move { store.try_lease(site.id, "worker-b", 60_000).await.unwrap() }
+        async move { store.try_lease(site.id, "worker-b", 60_000).await.unwrap() == Lease::Taken }
     })
     .await;
     assert!(now_ms() > short, "the lease was taken before it expired");
-    assert!(!store.try_lease(site.id, "worker-a", 60_000).await.unwrap());
+    assert!(matches!(
+        store.try_lease(site.id, "worker-a", 60_000).await.unwrap(),
+        Lease::Held { .. }
+    ));
 
-    // A missing site is never leased.
-    assert!(!store
-        .try_lease(other.id + 1_000_000, "worker-a", 60_000)
-        .await
-        .unwrap());
+    // A missing site is never leased, and says so.
+    assert_eq!(
+        store
+            .try_lease(other.id + 1_000_000, "worker-a", 60_000)
+            .await
+            .unwrap(),
+        Lease::NoSite
+    );
     assert_eq!(store.lease_until(other.id + 1_000_000).await.unwrap(), None);
 }
 
@@ -837,15 +864,24 @@ async fn unsettled_sites(store: Store) {
     assert_eq!(sorted(store.unsettled_sites(true).await.unwrap()), both);
 
     // A held lease hides a site from the sweep, not from the full list.
-    assert!(store.try_lease(provisioning, "w", 60_000).await.unwrap());
+    assert_eq!(
+        store.try_lease(provisioning, "w", 60_000).await.unwrap(),
+        Lease::Taken
+    );
     assert_eq!(sorted(store.unsettled_sites(false).await.unwrap()), both);
     assert_eq!(store.unsettled_sites(true).await.unwrap(), vec![deleting]);
     // A lease on a settled site changes nothing.
-    assert!(store.try_lease(live, "w", 60_000).await.unwrap());
+    assert_eq!(
+        store.try_lease(live, "w", 60_000).await.unwrap(),
+        Lease::Taken
+    );
     assert_eq!(sorted(store.unsettled_sites(false).await.unwrap()), both);
 
     // An expired lease no longer hides it.
-    assert!(store.try_lease(deleting, "w", 1).await.unwrap());
+    assert_eq!(
+        store.try_lease(deleting, "w", 1).await.unwrap(),
+        Lease::Taken
+    );
     eventually("the expired lease to show the site again", || {
         let store = store.clone();
         async move { store.unsettled_sites(true).await.unwrap() == vec![deleting] }
@@ -872,7 +908,7 @@ async fn concurrent_writers(store: Store) {
             r.unwrap()
                 .expect("try_lease does not error under contention")
         })
-        .filter(|&won| won)
+        .filter(|&won| won == Lease::Taken)
         .count();
     assert_eq!(won, 1, "exactly one worker holds the lease");
 

@@ -10,7 +10,7 @@ pub mod aws;
 pub mod local;
 mod vault_step;
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use futures::future::BoxFuture;
 
@@ -44,7 +44,17 @@ pub enum Removed {
     },
 }
 
-/// One step's implementation in one deployment shape.
+/// One step's implementation in one deployment shape: what each driver writes, as two
+/// plain async methods. The pipeline holds drivers as `Arc<dyn StepDriver>`, which every
+/// `Driver` is (the blanket impl below boxes the futures).
+pub trait Driver: Send + Sync {
+    /// Create or adopt the step's resource for `site`.
+    fn ensure(&self, site: &SiteSpec) -> impl Future<Output = Result<Ensured, StepError>> + Send;
+    /// Delete the step's resource for `site`; succeed when it is already gone.
+    fn remove(&self, site: &SiteSpec) -> impl Future<Output = Result<Removed, StepError>> + Send;
+}
+
+/// A driver as the pipeline holds it: object-safe (`Arc<dyn StepDriver>`), the futures boxed.
 pub trait StepDriver: Send + Sync {
     /// Create or adopt the step's resource for `site`.
     fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>>;
@@ -52,46 +62,52 @@ pub trait StepDriver: Send + Sync {
     fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>>;
 }
 
+impl<T: Driver> StepDriver for T {
+    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
+        Box::pin(Driver::ensure(self, site))
+    }
+
+    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
+        Box::pin(Driver::remove(self, site))
+    }
+}
+
 /// Several drivers doing one step together, in order (the AWS shape's backup step: the AWS
 /// Backup plan, then the site's place for logical snapshots); removal runs in reverse.
 pub struct AllOf(pub Vec<Arc<dyn StepDriver>>);
 
-impl StepDriver for AllOf {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        Box::pin(async move {
-            let mut resources = Vec::new();
-            for driver in &self.0 {
-                match driver.ensure(site).await? {
-                    Ensured::Done { resource } => resources.push(resource),
-                    Ensured::Waiting {
-                        resource,
+impl Driver for AllOf {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        let mut resources = Vec::new();
+        for driver in &self.0 {
+            match driver.ensure(site).await? {
+                Ensured::Done { resource } => resources.push(resource),
+                Ensured::Waiting {
+                    resource,
+                    retry_after,
+                    reason,
+                } => {
+                    resources.push(resource);
+                    return Ok(Ensured::Waiting {
+                        resource: resources.join("; "),
                         retry_after,
                         reason,
-                    } => {
-                        resources.push(resource);
-                        return Ok(Ensured::Waiting {
-                            resource: resources.join("; "),
-                            retry_after,
-                            reason,
-                        });
-                    }
+                    });
                 }
             }
-            Ok(Ensured::Done {
-                resource: resources.join("; "),
-            })
+        }
+        Ok(Ensured::Done {
+            resource: resources.join("; "),
         })
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        Box::pin(async move {
-            for driver in self.0.iter().rev() {
-                if let waiting @ Removed::Waiting { .. } = driver.remove(site).await? {
-                    return Ok(waiting);
-                }
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        for driver in self.0.iter().rev() {
+            if let waiting @ Removed::Waiting { .. } = driver.remove(site).await? {
+                return Ok(waiting);
             }
-            Ok(Removed::Gone)
-        })
+        }
+        Ok(Removed::Gone)
     }
 }
 

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use futures::{future::BoxFuture, FutureExt};
-
-use super::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use super::{Driver, Ensured, Removed, SiteSpec, StepError};
 use crate::snapshots::Vault;
 
 pub struct VaultStep {
@@ -18,22 +16,16 @@ impl VaultStep {
     }
 }
 
-impl StepDriver for VaultStep {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        async move {
-            self.vault.prepare(&site.slug).await?;
-            Ok(Ensured::Done {
-                resource: format!("snapshots in {}", self.vault.location(&site.slug)),
-            })
-        }
-        .boxed()
+impl Driver for VaultStep {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.vault.prepare(&site.slug).await?;
+        Ok(Ensured::Done {
+            resource: format!("snapshots in {}", self.vault.location(&site.slug)),
+        })
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        async move {
-            self.vault.delete_site(&site.slug).await?;
-            Ok(Removed::Gone)
-        }
-        .boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.vault.delete_site(&site.slug).await?;
+        Ok(Removed::Gone)
     }
 }

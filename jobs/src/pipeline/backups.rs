@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::Pipeline;
+use super::{retry, Pipeline};
 use crate::{
     domain::{SiteStatus, SnapshotFacts, SnapshotKind},
     drivers::{SiteSpec, StepError},
@@ -200,31 +200,44 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Calls `op` until it succeeds, fails for good, or has failed `max_attempts` times.
-    async fn with_retries<T, F, Fut>(
+    /// Calls `op` under the retry policy, logging each failed try.
+    async fn with_retries<T, Fut>(
         &self,
         site_id: i64,
-        what: &str,
-        mut op: F,
+        what: &'static str,
+        op: impl FnMut() -> Fut,
     ) -> Result<T, StepError>
     where
-        F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, StepError>>,
     {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match op().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && tries < self.settings.max_attempts => {
-                    tracing::warn!(site_id, attempt = tries, error = %e, "{what} failed; retrying");
-                    tokio::time::sleep(self.settings.backoff * 2u32.pow(tries - 1)).await;
-                }
-                Err(e) => {
-                    tracing::warn!(site_id, error = %e, "{what} failed");
-                    return Err(e);
-                }
-            }
+        let mut log = Logged { site_id, what };
+        match retry::with_backoff(&self.settings, &mut log, op).await {
+            Ok((_, result)) => result,
+            Err(never) => match never {},
         }
+    }
+}
+
+/// Backup work's failed tries: logged (the snapshot's row records the final error).
+struct Logged {
+    site_id: i64,
+    what: &'static str,
+}
+
+impl retry::Tries for Logged {
+    type Error = std::convert::Infallible;
+    async fn failed(
+        &mut self,
+        tries: u32,
+        error: &StepError,
+        again: bool,
+    ) -> Result<(), Self::Error> {
+        let (site_id, what) = (self.site_id, self.what);
+        if again {
+            tracing::warn!(site_id, attempt = tries, error = %error, "{what} failed; retrying");
+        } else {
+            tracing::warn!(site_id, error = %error, "{what} failed");
+        }
+        Ok(())
     }
 }

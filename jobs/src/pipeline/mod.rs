@@ -2,6 +2,8 @@
 //! that hold a lease on the site while they work.
 
 mod backups;
+pub mod plan;
+mod retry;
 mod runner;
 
 pub use runner::{Outcome, Pipeline, Settings};

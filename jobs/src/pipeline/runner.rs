@@ -1,15 +1,23 @@
 //! Carries a site toward what its owner wants: every step ensured (the site is live), or
 //! every step removed (the site is gone). One worker at a time per site, by lease.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::Duration,
+};
 
-use futures::{future::BoxFuture, stream::FuturesUnordered, FutureExt, StreamExt};
+use futures::{stream::FuturesUnordered, StreamExt};
 
+use super::{
+    plan::{self, Direction},
+    retry,
+};
 use crate::{
     domain::{Hostname, Retention, SiteAddressing, SiteStatus, StepKind, StepState},
     drivers::{Drivers, Ensured, Removed, SiteSpec, StepDriver, StepError},
     snapshots::Snapshots,
-    store::{now_ms, SiteRow, StepRow, Store, StoreError},
+    store::{now_ms, Lease, SiteRow, StepRow, Store, StoreError},
 };
 
 /// How the pipeline retries and leases.
@@ -55,6 +63,8 @@ pub enum Outcome {
     Busy(Duration),
     /// A step is waiting on something slow; run again after this long.
     Again(Duration),
+    /// The site no longer exists: nothing will ever be left to do.
+    Gone,
 }
 
 pub struct Pipeline {
@@ -94,6 +104,10 @@ impl Pipeline {
         &self.settings
     }
 
+    pub fn drivers(&self) -> &Drivers {
+        &self.drivers
+    }
+
     /// The spec drivers work from (see [`Store::site_spec`]).
     pub async fn spec(&self, site: &SiteRow) -> Result<SiteSpec, StoreError> {
         self.store.site_spec(site, &self.settings.addressing).await
@@ -104,14 +118,13 @@ impl Pipeline {
         let ttl_ms = self.settings.lease_ttl.as_millis() as i64;
         let run = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let owner = format!("{}#{run}", self.worker_id);
-        if !self.store.try_lease(site_id, &owner, ttl_ms).await? {
-            let until = self
-                .store
-                .lease_until(site_id)
-                .await?
-                .unwrap_or_else(now_ms);
-            let wait = (until - now_ms()).clamp(100, ttl_ms) as u64;
-            return Ok(Outcome::Busy(Duration::from_millis(wait)));
+        match self.store.try_lease(site_id, &owner, ttl_ms).await? {
+            Lease::Taken => {}
+            Lease::NoSite => return Ok(Outcome::Gone),
+            Lease::Held { until } => {
+                let wait = (until - now_ms()).clamp(100, ttl_ms) as u64;
+                return Ok(Outcome::Busy(Duration::from_millis(wait)));
+            }
         }
         let renew = {
             let this = Arc::clone(self);
@@ -134,7 +147,7 @@ impl Pipeline {
     async fn run_leased(&self, site_id: i64) -> Result<Outcome, StoreError> {
         loop {
             let Some(site) = self.store.site(site_id).await? else {
-                return Ok(Outcome::Settled);
+                return Ok(Outcome::Gone);
             };
             let steps: BTreeMap<StepKind, StepRow> = self
                 .store
@@ -166,125 +179,177 @@ impl Pipeline {
     async fn build(
         &self,
         site: &SiteRow,
-        mut steps: BTreeMap<StepKind, StepRow>,
+        steps: BTreeMap<StepKind, StepRow>,
     ) -> Result<Outcome, StoreError> {
+        let (steps, _) = self.drive(site, steps, Direction::Build).await?;
+        self.summarize_build(site.id, &steps).await
+    }
+
+    /// Removes every step's resource, dependents before what they need, then forgets the site.
+    async fn tear_down(
+        &self,
+        site: &SiteRow,
+        steps: BTreeMap<StepKind, StepRow>,
+    ) -> Result<Outcome, StoreError> {
+        let (steps, failed_now) = self.drive(site, steps, Direction::TearDown).await?;
+        if steps.values().all(|r| r.state == StepState::Removed) {
+            self.store.delete_site_row(site.id).await?;
+            return Ok(Outcome::Settled);
+        }
+        let now = now_ms();
+        let next_removal = steps
+            .values()
+            .filter(|r| r.state == StepState::Removing && !failed_now.contains(&r.step))
+            .filter_map(|r| r.next_attempt_at)
+            .min();
+        if let Some(next) = next_removal.filter(|_| failed_now.is_empty()) {
+            self.store
+                .set_site_status(site.id, SiteStatus::Deleting, None)
+                .await?;
+            return Ok(Outcome::Again(Duration::from_millis(
+                (next - now).max(50) as u64
+            )));
+        }
+        let failed = steps.values().find(|r| r.state == StepState::Failed);
+        let message = failed.map(|r| {
+            format!(
+                "Removing the {} failed: {}",
+                r.step.describe(),
+                r.last_error.as_deref().unwrap_or("no detail")
+            )
+        });
+        self.store
+            .set_site_status(site.id, SiteStatus::DeleteFailed, message.as_deref())
+            .await?;
+        Ok(Outcome::Settled)
+    }
+
+    /// Starts the steps the planner names, concurrently, saving each transition, until none
+    /// is left to start and none runs. Returns the steps and the removals that failed.
+    async fn drive(
+        &self,
+        site: &SiteRow,
+        mut steps: BTreeMap<StepKind, StepRow>,
+        direction: Direction,
+    ) -> Result<(BTreeMap<StepKind, StepRow>, BTreeSet<StepKind>), StoreError> {
         let spec = self.spec(site).await?;
         let mut running = FuturesUnordered::new();
-        // Steps this run has started and not seen end: `Running` in the store may also mean
-        // "a killed worker left it", which this run must resume, but not start twice.
-        let mut in_flight = std::collections::BTreeSet::new();
+        let mut in_flight = BTreeSet::new();
+        let mut failed_now = BTreeSet::new();
         loop {
             let now = now_ms();
-            for kind in StepKind::ALL {
-                let row = &steps[&kind];
-                if in_flight.contains(&kind) {
-                    continue;
-                }
-                let due = match row.state {
-                    StepState::Pending
-                    | StepState::Running
-                    | StepState::Removing
-                    | StepState::Removed => true,
-                    StepState::Waiting => row.next_attempt_at.is_none_or(|t| t <= now),
-                    StepState::Done | StepState::Failed | StepState::Unavailable => false,
+            let next = plan::next_steps(&steps, direction, now, &in_flight, &failed_now);
+            if next.is_empty() {
+                let Some(done) = running.next().await else {
+                    break;
                 };
-                let ready = kind
-                    .needs()
-                    .iter()
-                    .all(|n| steps[n].state.satisfies_dependents());
-                if !due || !ready {
-                    continue;
+                let row: StepRow = done?;
+                in_flight.remove(&row.step);
+                if direction == Direction::TearDown && row.state == StepState::Failed {
+                    failed_now.insert(row.step);
                 }
-                let mut row = row.clone();
-                match self.drivers.get(kind) {
-                    None => {
+                self.store.save_step(site.id, &row).await?;
+                steps.insert(row.step, row);
+                continue;
+            }
+            for kind in next {
+                let mut row = steps[&kind].clone();
+                match (self.drivers.get(kind), direction) {
+                    // Not available here: nothing to build, nothing to remove.
+                    (None, Direction::Build) => {
                         row.state = StepState::Unavailable;
                         row.last_error = None;
                     }
-                    Some(driver) => {
-                        row.state = StepState::Running;
-                        row.started_at.get_or_insert(now);
+                    (None, Direction::TearDown) => row.state = StepState::Removed,
+                    (Some(driver), _) => {
+                        if direction == Direction::Build {
+                            row.state = StepState::Running;
+                            row.started_at.get_or_insert(now);
+                        } else {
+                            row.state = StepState::Removing;
+                            row.next_attempt_at = None;
+                        }
                         in_flight.insert(kind);
-                        running.push(self.ensure(site.id, row.clone(), Arc::clone(driver), &spec));
+                        let driver = Arc::clone(driver);
+                        running.push(self.run_step(site.id, row.clone(), driver, &spec, direction));
                     }
                 }
                 self.store.save_step(site.id, &row).await?;
                 steps.insert(kind, row);
             }
-            let Some(done) = running.next().await else {
-                break;
-            };
-            let row = done?;
-            in_flight.remove(&row.step);
-            self.store.save_step(site.id, &row).await?;
-            steps.insert(row.step, row);
         }
-        self.summarize_build(site.id, &steps).await
+        Ok((steps, failed_now))
     }
 
-    /// Calls `op` until it succeeds or fails for good (a permanent error, or `max_attempts`
-    /// transient ones, with exponential backoff between them). Each failed try is saved on
-    /// `row` (attempts, last error), so the UI shows retries as they happen.
-    async fn retrying<T>(
-        &self,
-        site_id: i64,
-        row: &mut StepRow,
-        what: &str,
-        mut op: impl FnMut() -> BoxFuture<'static, Result<T, StepError>>,
-    ) -> Result<Result<T, StepError>, StoreError> {
-        for tries in 1.. {
-            row.attempts += 1;
-            match op().await {
-                Ok(v) => return Ok(Ok(v)),
-                Err(e) => {
-                    tracing::warn!(site_id, step = row.step.as_str(), attempt = row.attempts, error = %e, "{what} failed");
-                    row.last_error = Some(e.to_string());
-                    if !e.is_transient() || tries >= self.settings.max_attempts {
-                        return Ok(Err(e));
-                    }
-                    self.store.save_step(site_id, row).await?;
-                    tokio::time::sleep(self.settings.backoff * 2u32.pow(tries - 1)).await;
-                }
-            }
-        }
-        unreachable!("the loop returns")
-    }
-
-    /// Runs one step's `ensure`.
-    async fn ensure(
+    /// Runs one step's `ensure` or `remove` under the retry policy, and says where it stands.
+    async fn run_step(
         &self,
         site_id: i64,
         mut row: StepRow,
         driver: Arc<dyn StepDriver>,
         spec: &SiteSpec,
+        direction: Direction,
     ) -> Result<StepRow, StoreError> {
-        let result = self
-            .retrying(site_id, &mut row, "step", || {
-                let (driver, spec) = (Arc::clone(&driver), spec.clone());
-                async move { driver.ensure(&spec).await }.boxed()
-            })
-            .await?;
-        match result {
-            Ok(Ensured::Done { resource }) => {
-                row.state = StepState::Done;
-                row.resource = Some(resource);
-                row.last_error = None;
-                row.finished_at = Some(now_ms());
-                row.next_attempt_at = None;
+        let first_try = row.attempts;
+        let mut log = StepTries {
+            store: &self.store,
+            site_id,
+            row: &mut row,
+            what: match direction {
+                Direction::Build => "step",
+                Direction::TearDown => "removal",
+            },
+        };
+        match direction {
+            Direction::Build => {
+                let (tries, result) =
+                    retry::with_backoff(&self.settings, &mut log, || driver.ensure(spec)).await?;
+                row.attempts = first_try + i64::from(tries);
+                match result {
+                    Ok(Ensured::Done { resource }) => {
+                        row.state = StepState::Done;
+                        row.resource = Some(resource);
+                        row.last_error = None;
+                        row.finished_at = Some(now_ms());
+                        row.next_attempt_at = None;
+                    }
+                    Ok(Ensured::Waiting {
+                        resource,
+                        retry_after,
+                        reason,
+                    }) => {
+                        row.state = StepState::Waiting;
+                        row.resource = Some(resource);
+                        row.last_error = Some(reason);
+                        row.next_attempt_at = Some(now_ms() + retry_after.as_millis() as i64);
+                    }
+                    Err(_) => {
+                        row.state = StepState::Failed;
+                        row.finished_at = Some(now_ms());
+                    }
+                }
             }
-            Ok(Ensured::Waiting {
-                resource,
-                retry_after,
-                reason,
-            }) => {
-                row.state = StepState::Waiting;
-                row.resource = Some(resource);
-                row.last_error = Some(reason);
-                row.next_attempt_at = Some(now_ms() + retry_after.as_millis() as i64);
-            }
-            Err(_) => {
-                row.state = StepState::Failed;
-                row.finished_at = Some(now_ms());
+            Direction::TearDown => {
+                let (tries, result) =
+                    retry::with_backoff(&self.settings, &mut log, || driver.remove(spec)).await?;
+                row.attempts = first_try + i64::from(tries);
+                match result {
+                    Ok(Removed::Gone) => {
+                        row.state = StepState::Removed;
+                        row.last_error = None;
+                        row.next_attempt_at = None;
+                        row.finished_at = Some(now_ms());
+                    }
+                    Ok(Removed::Waiting {
+                        retry_after,
+                        reason,
+                    }) => {
+                        row.state = StepState::Removing;
+                        row.last_error = Some(reason);
+                        row.next_attempt_at = Some(now_ms() + retry_after.as_millis() as i64);
+                    }
+                    Err(_) => row.state = StepState::Failed,
+                }
             }
         }
         Ok(row)
@@ -326,125 +391,34 @@ impl Pipeline {
             (next - now).max(50) as u64
         )))
     }
+}
 
-    /// Removes every step's resource, dependents before what they need, then forgets the site.
-    async fn tear_down(
-        &self,
-        site: &SiteRow,
-        mut steps: BTreeMap<StepKind, StepRow>,
-    ) -> Result<Outcome, StoreError> {
-        let spec = self.spec(site).await?;
-        let mut running = FuturesUnordered::new();
-        let mut in_flight = std::collections::BTreeSet::new();
-        // Removals that failed in this run; a step that failed while being built is removed.
-        let mut failed_now = std::collections::BTreeSet::new();
-        loop {
-            let now = now_ms();
-            for kind in StepKind::ALL.into_iter().rev() {
-                let row = &steps[&kind];
-                let dependents_gone = StepKind::ALL
-                    .iter()
-                    .filter(|d| d.needs().contains(&kind))
-                    .all(|d| steps[d].state == StepState::Removed);
-                // A removal that is waiting on AWS (a distribution being disabled) is due again
-                // at its next attempt; one a killed worker left has no next attempt: due now.
-                let waiting = row.state == StepState::Removing
-                    && row.next_attempt_at.is_some_and(|t| t > now);
-                if row.state == StepState::Removed
-                    || waiting
-                    || failed_now.contains(&kind)
-                    || in_flight.contains(&kind)
-                    || !dependents_gone
-                {
-                    continue;
-                }
-                let mut row = row.clone();
-                match self.drivers.get(kind) {
-                    None => row.state = StepState::Removed,
-                    Some(driver) => {
-                        row.state = StepState::Removing;
-                        row.next_attempt_at = None;
-                        in_flight.insert(kind);
-                        running.push(self.remove(site.id, row.clone(), Arc::clone(driver), &spec));
-                    }
-                }
-                self.store.save_step(site.id, &row).await?;
-                steps.insert(kind, row);
-            }
-            let Some(done) = running.next().await else {
-                break;
-            };
-            let row = done?;
-            in_flight.remove(&row.step);
-            if row.state == StepState::Failed {
-                failed_now.insert(row.step);
-            }
-            self.store.save_step(site.id, &row).await?;
-            steps.insert(row.step, row);
-        }
-        if steps.values().all(|r| r.state == StepState::Removed) {
-            self.store.delete_site_row(site.id).await?;
-            return Ok(Outcome::Settled);
-        }
-        let now = now_ms();
-        let next_removal = steps
-            .values()
-            .filter(|r| r.state == StepState::Removing && !failed_now.contains(&r.step))
-            .filter_map(|r| r.next_attempt_at)
-            .min();
-        if let Some(next) = next_removal.filter(|_| failed_now.is_empty()) {
-            self.store
-                .set_site_status(site.id, SiteStatus::Deleting, None)
-                .await?;
-            return Ok(Outcome::Again(Duration::from_millis(
-                (next - now).max(50) as u64
-            )));
-        }
-        let failed = steps.values().find(|r| r.state == StepState::Failed);
-        let message = failed.map(|r| {
-            format!(
-                "Removing the {} failed: {}",
-                r.step.describe(),
-                r.last_error.as_deref().unwrap_or("no detail")
-            )
-        });
-        self.store
-            .set_site_status(site.id, SiteStatus::DeleteFailed, message.as_deref())
-            .await?;
-        Ok(Outcome::Settled)
-    }
+/// A step's failed tries, saved on its row as they happen (attempts, last error), so the UI
+/// shows retries while they go on.
+struct StepTries<'a> {
+    store: &'a Store,
+    site_id: i64,
+    row: &'a mut StepRow,
+    what: &'static str,
+}
 
-    /// Runs one step's `remove`.
-    async fn remove(
-        &self,
-        site_id: i64,
-        mut row: StepRow,
-        driver: Arc<dyn StepDriver>,
-        spec: &SiteSpec,
-    ) -> Result<StepRow, StoreError> {
-        let result = self
-            .retrying(site_id, &mut row, "removal", || {
-                let (driver, spec) = (Arc::clone(&driver), spec.clone());
-                async move { driver.remove(&spec).await }.boxed()
-            })
-            .await?;
-        match result {
-            Ok(Removed::Gone) => {
-                row.state = StepState::Removed;
-                row.last_error = None;
-                row.next_attempt_at = None;
-                row.finished_at = Some(now_ms());
-            }
-            Ok(Removed::Waiting {
-                retry_after,
-                reason,
-            }) => {
-                row.state = StepState::Removing;
-                row.last_error = Some(reason);
-                row.next_attempt_at = Some(now_ms() + retry_after.as_millis() as i64);
-            }
-            Err(_) => row.state = StepState::Failed,
+impl retry::Tries for StepTries<'_> {
+    type Error = StoreError;
+    async fn failed(
+        &mut self,
+        tries: u32,
+        error: &StepError,
+        again: bool,
+    ) -> Result<(), Self::Error> {
+        let attempt = self.row.attempts + i64::from(tries);
+        tracing::warn!(site_id = self.site_id, step = self.row.step.as_str(), attempt, error = %error, "{} failed", self.what);
+        if again {
+            let mut row = self.row.clone();
+            row.attempts = attempt;
+            row.last_error = Some(error.to_string());
+            self.store.save_step(self.site_id, &row).await?;
         }
-        Ok(row)
+        self.row.last_error = Some(error.to_string());
+        Ok(())
     }
 }

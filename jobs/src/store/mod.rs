@@ -10,6 +10,7 @@
 mod accounts;
 mod audit;
 mod domains;
+mod queued_runs;
 mod sites;
 mod snapshots;
 mod spec;
@@ -21,7 +22,8 @@ use sqlx::{any::AnyPoolOptions, AnyPool, Executor};
 pub use accounts::{Account, SessionToken};
 pub use audit::AuditEntry;
 pub use domains::{DomainRow, MAX_DOMAINS_PER_SITE};
-pub use sites::{NewSite, SiteRow, StepRow};
+pub use queued_runs::{RunClaim, LOST_AFTER_MS};
+pub use sites::{Lease, NewSite, SiteRow, StepRow};
 pub use snapshots::{BackupOp, RestoreRow, SnapshotRow};
 
 /// Which database the control plane runs on.

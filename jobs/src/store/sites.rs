@@ -29,6 +29,17 @@ pub struct SiteRow {
     pub primary_domain: Option<String>,
 }
 
+/// What asking for a site's lease gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// The caller holds the site now.
+    Taken,
+    /// Another worker holds it until `until` (Unix milliseconds).
+    Held { until: i64 },
+    /// There is no such site (it was deleted).
+    NoSite,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StepRow {
     #[sqlx(try_from = "String")]
@@ -246,12 +257,13 @@ impl Store {
 
     /// Takes (or renews) the lease on a site for `owner` until `now + ttl_ms`.
     /// Only one worker holds a site's lease at a time; a dead worker's lease expires.
+    /// A site that no longer exists says so: its jobs have nothing left to do.
     pub async fn try_lease(
         &self,
         site_id: i64,
         owner: &str,
         ttl_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Lease, StoreError> {
         let now = now_ms();
         let done = sqlx::query(
             "UPDATE sites SET lease_owner = $1, lease_until = $2
@@ -263,7 +275,20 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 1 {
+            return Ok(Lease::Taken);
+        }
+        let until: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT lease_until FROM sites WHERE id = $1")
+                .bind(site_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match until {
+            None => Lease::NoSite,
+            Some(until) => Lease::Held {
+                until: until.unwrap_or(now),
+            },
+        })
     }
 
     pub async fn release_lease(&self, site_id: i64, owner: &str) -> Result<(), StoreError> {
@@ -285,8 +310,9 @@ impl Store {
         Ok(until.flatten())
     }
 
-    /// Sites with work left (provisioning or deleting, a snapshot or a restore to do); with
-    /// `unleased_only`, only those no worker holds. The sweep hands them to a worker again.
+    /// Sites with work left (provisioning or deleting, a snapshot or a restore to do) and no
+    /// job waiting in the queue; with `unleased_only`, only those no worker holds. The sweep
+    /// hands them to a worker again.
     /// (The snapshot condition is the one-active-snapshot index's: it stays cheap however
     /// many snapshots are kept.)
     pub async fn unsettled_sites(&self, unleased_only: bool) -> Result<Vec<i64>, StoreError> {
@@ -295,12 +321,14 @@ impl Store {
                OR id IN (SELECT site_id FROM site_snapshots
                          WHERE state IN ('pending', 'running') AND kind <> 'pre_restore')
                OR id IN (SELECT site_id FROM site_restores WHERE state IN ('pending', 'running')))
-             AND ($3 = 0 OR lease_until IS NULL OR lease_until < $4)",
+             AND ($3 = 0 OR lease_until IS NULL OR lease_until < $4)
+             AND (queued_for IS NULL OR queued_for < $5)",
         )
         .bind(SiteStatus::Provisioning.as_str())
         .bind(SiteStatus::Deleting.as_str())
         .bind(i64::from(unleased_only))
         .bind(now_ms())
+        .bind(now_ms() - super::queued_runs::LOST_AFTER_MS)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -16,10 +16,9 @@ use aws_sdk_backup::{
         BackupPlanInput, BackupRuleInput, BackupSelection, Condition, ConditionType, Lifecycle,
     },
 };
-use futures::{future::BoxFuture, FutureExt};
 
 use super::{step_error, AwsClients, AwsConfig};
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// The tag that marks everything of a site in AWS (`mywp:site-id = <id>`).
 pub const SITE_TAG: &str = "mywp:site-id";
@@ -231,12 +230,12 @@ impl BackupDriver {
     }
 }
 
-impl StepDriver for BackupDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        self.ensure_site(site).boxed()
+impl Driver for BackupDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.ensure_site(site).await
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        self.remove_site(site).boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.remove_site(site).await
     }
 }

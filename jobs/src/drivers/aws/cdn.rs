@@ -29,7 +29,7 @@ use futures::{future::BoxFuture, FutureExt};
 use tokio::sync::OnceCell;
 
 use super::{dns::AliasTarget, step_error, AliasTargets, AwsClients, AwsConfig};
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// CloudFront's managed cache policy "CachingDisabled" (WordPress pages are per visitor).
 const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
@@ -587,13 +587,13 @@ impl AliasTargets for CdnDriver {
     }
 }
 
-impl StepDriver for CdnDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        self.ensure_site(site).boxed()
+impl Driver for CdnDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.ensure_site(site).await
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        self.remove_site(site).boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.remove_site(site).await
     }
 }
 

@@ -17,10 +17,9 @@ use aws_sdk_acm::{
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
-use futures::{future::BoxFuture, FutureExt};
 
 use super::{backup::SITE_TAG, normalize_zone_id, step_error, AwsClients, AwsConfig, CdnDriver};
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// How often a pending validation is looked at again.
 const VALIDATION_POLL: Duration = Duration::from_secs(300);
@@ -437,13 +436,13 @@ pub(crate) fn pending_message(records: &[ValidationRecord]) -> String {
     }
 }
 
-impl StepDriver for CertificateDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        self.ensure_site(site).boxed()
+impl Driver for CertificateDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.ensure_site(site).await
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        self.remove_site(site).boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.remove_site(site).await
     }
 }
 

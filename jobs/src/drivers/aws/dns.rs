@@ -17,7 +17,7 @@ use aws_sdk_route53::types::{
 use futures::{future::BoxFuture, FutureExt};
 
 use super::{config::CLOUDFRONT_HOSTED_ZONE_ID, step_error, AwsClients, AwsConfig};
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// What an alias record points at: a DNS name and the hosted zone it belongs to
 /// (CloudFront's [`CLOUDFRONT_HOSTED_ZONE_ID`], or an ALB's zone of its region).
@@ -231,14 +231,12 @@ fn change(action: ChangeAction, set: ResourceRecordSet) -> Result<Change, StepEr
         .map_err(StepError::permanent)
 }
 
-impl StepDriver for DnsDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        self.ensure_site(site).boxed()
+impl Driver for DnsDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.ensure_site(site).await
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        self.remove_site(site)
-            .map(|r| r.map(|()| Removed::Gone))
-            .boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.remove_site(site).await.map(|()| Removed::Gone)
     }
 }

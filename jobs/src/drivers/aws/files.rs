@@ -14,10 +14,9 @@ use aws_sdk_efs::{
     error::ProvideErrorMetadata,
     types::{AccessPointDescription, CreationInfo, PosixUser, RootDirectory, Tag},
 };
-use futures::{future::BoxFuture, FutureExt};
 
 use super::{backup::SITE_TAG, step_error, AwsClients, AwsConfig};
-use crate::drivers::{local::FilesDriver, Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{local::FilesDriver, Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// The POSIX uid and gid of a site's access point: 100000 + the site's id, above any
 /// system or login user.
@@ -217,12 +216,12 @@ impl EfsFilesDriver {
     }
 }
 
-impl StepDriver for EfsFilesDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        self.ensure_site(site).boxed()
+impl Driver for EfsFilesDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.ensure_site(site).await
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        self.remove_site(site).boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.remove_site(site).await
     }
 }

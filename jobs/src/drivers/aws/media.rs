@@ -9,12 +9,11 @@ use aws_sdk_s3::{
     primitives::ByteStream,
     types::{Delete, ObjectIdentifier},
 };
-use futures::{future::BoxFuture, FutureExt};
 
 use super::{classify, step_error, AwsClients, AwsConfig};
 use crate::{
     domain::SiteSlug,
-    drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError},
+    drivers::{Driver, Ensured, Removed, SiteSpec, StepError},
 };
 
 /// The marker object's name inside the prefix.
@@ -160,14 +159,12 @@ pub async fn delete_every_version(
     }
 }
 
-impl StepDriver for MediaDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        self.ensure_site(site).boxed()
+impl Driver for MediaDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.ensure_site(site).await
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        self.remove_site(site)
-            .map(|r| r.map(|()| Removed::Gone))
-            .boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.remove_site(site).await.map(|()| Removed::Gone)
     }
 }

@@ -5,10 +5,8 @@
 
 use std::{path::Path, sync::Arc};
 
-use futures::{future::BoxFuture, FutureExt};
-
 use super::LocalConfig;
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 use crate::fsutil::{ensure_dir, ensure_symlink, io_err, stale_entries, write_atomic, Owner};
 use crate::sitedb::SiteDatabase;
 
@@ -91,32 +89,26 @@ impl FilesDriver {
     }
 }
 
-impl StepDriver for FilesDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
+impl Driver for FilesDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
         let site = site.clone();
         let this = Self {
             cfg: self.cfg.clone(),
         };
-        async move {
-            tokio::task::spawn_blocking(move || this.ensure_site(&site))
-                .await
-                .map_err(|e| StepError::transient(format!("the files task failed: {e}")))?
-        }
-        .boxed()
+        tokio::task::spawn_blocking(move || this.ensure_site(&site))
+            .await
+            .map_err(|e| StepError::transient(format!("the files task failed: {e}")))?
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
         let site = site.clone();
         let this = Self {
             cfg: self.cfg.clone(),
         };
-        async move {
-            tokio::task::spawn_blocking(move || this.remove_site(&site))
-                .await
-                .map_err(|e| StepError::transient(format!("the files task failed: {e}")))??;
-            Ok(Removed::Gone)
-        }
-        .boxed()
+        tokio::task::spawn_blocking(move || this.remove_site(&site))
+            .await
+            .map_err(|e| StepError::transient(format!("the files task failed: {e}")))??;
+        Ok(Removed::Gone)
     }
 }
 

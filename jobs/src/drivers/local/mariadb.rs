@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use futures::{future::BoxFuture, FutureExt};
 use sqlx::{
     mysql::{MySqlPool, MySqlPoolOptions},
     AssertSqlSafe,
@@ -12,7 +11,7 @@ use sqlx::{
 use tokio::sync::OnceCell;
 
 use super::LocalConfig;
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 use crate::sitedb::SiteDatabase;
 
 /// The database step's driver.
@@ -122,15 +121,13 @@ impl MariaDbDriver {
     }
 }
 
-impl StepDriver for MariaDbDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        self.ensure_site(site).boxed()
+impl Driver for MariaDbDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.ensure_site(site).await
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        self.remove_site(site)
-            .map(|r| r.map(|()| Removed::Gone))
-            .boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.remove_site(site).await.map(|()| Removed::Gone)
     }
 }
 

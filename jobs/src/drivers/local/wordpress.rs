@@ -9,10 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{future::BoxFuture, FutureExt};
-
 use super::{nginx, LocalConfig};
-use crate::drivers::{Ensured, Removed, SiteSpec, StepDriver, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 use crate::fsutil::{ensure_dir, Owner};
 
 /// How long the CLI install may take before it counts as hung.
@@ -100,15 +98,13 @@ impl WordPressDriver {
     }
 }
 
-impl StepDriver for WordPressDriver {
-    fn ensure<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Ensured, StepError>> {
-        self.ensure_site(site).boxed()
+impl Driver for WordPressDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+        self.ensure_site(site).await
     }
 
-    fn remove<'a>(&'a self, site: &'a SiteSpec) -> BoxFuture<'a, Result<Removed, StepError>> {
-        self.remove_site(site)
-            .map(|r| r.map(|()| Removed::Gone))
-            .boxed()
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+        self.remove_site(site).await.map(|()| Removed::Gone)
     }
 }
 
