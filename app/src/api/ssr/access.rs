@@ -1,6 +1,7 @@
-//! Who may touch what: the one place the server functions check a caller's account, role and
-//! ownership. Another customer's site or snapshot is answered exactly like a missing one, so
-//! whether it exists is never disclosed.
+//! Who may touch what: the one place that checks a caller's account, role and ownership,
+//! for the server functions and for the server's snapshot downloads. Another customer's site
+//! or snapshot is answered exactly like a missing one, so whether it exists is never
+//! disclosed.
 
 use mywp_jobs::{
     domain::Role,
@@ -25,12 +26,22 @@ pub fn staff() -> Result<Account, AppError> {
     }
 }
 
+/// Whether `user` may see and change `site`: only its owner may.
+pub fn owns(user: &Account, site: &SiteRow) -> bool {
+    site.owner_id == user.id
+}
+
+/// Whether `snapshot` is one of `site`'s (a snapshot is reached through its site only).
+pub fn is_snapshot_of(snapshot: &SnapshotRow, site: &SiteRow) -> bool {
+    snapshot.site_id == site.id
+}
+
 /// The signed-in caller and their site `slug`: `Unauthorized` when signed out, `NotFound`
 /// for a site that is not theirs.
 pub async fn owned_site(slug: &str) -> Result<(Account, SiteRow), AppError> {
     let user = signed_in()?;
     match state()?.store.site_by_slug(slug).await? {
-        Some(site) if site.owner_id == user.id => Ok((user, site)),
+        Some(site) if owns(&user, &site) => Ok((user, site)),
         _ => Err(AppError::NotFound),
     }
 }
@@ -41,7 +52,7 @@ pub async fn snapshot_of(site: &SiteRow, snapshot_id: &str) -> Result<SnapshotRo
     let no_such = || AppError::invalid("snapshot_id", "There is no such snapshot of this site.");
     let id: i64 = snapshot_id.trim().parse().map_err(|_| no_such())?;
     match state()?.store.snapshot(id).await? {
-        Some(snapshot) if snapshot.site_id == site.id => Ok(snapshot),
+        Some(snapshot) if is_snapshot_of(&snapshot, site) => Ok(snapshot),
         _ => Err(no_such()),
     }
 }
