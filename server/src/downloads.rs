@@ -8,7 +8,7 @@ use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
-use mywp_app::api::ssr::{AppState, ClientIp, CurrentUser};
+use mywp_app::api::ssr::{access, AppState, ClientIp, CurrentUser};
 use mywp_jobs::{
     domain::{OpState, SiteSlug},
     snapshots::{Download, SnapshotKey, DATABASE_FILE, FILES_FILE},
@@ -41,8 +41,8 @@ pub async fn snapshot_file(
         app.store.snapshot(id).await,
     ) {
         (Ok(Some(site)), Ok(Some(snapshot)))
-            if site.owner_id == user.id
-                && snapshot.site_id == site.id
+            if access::owns(&user, &site)
+                && access::is_snapshot_of(&snapshot, &site)
                 && snapshot.state == OpState::Done =>
         {
             (site, snapshot)
