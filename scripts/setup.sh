@@ -2,7 +2,7 @@
 # Installs what building and running MyWP needs, skipping what is already there:
 #   scripts/setup.sh run    the data plane's Debian packages, the wasm target, wasm-bindgen-cli,
 #                           and the bundle's size tools: wasm-opt (binaryen from npm, in
-#                           ~/.cache/mywp-binaryen) and brotli
+#                           ~/.cache/mywp-binaryen), brotli and zopfli
 #   scripts/setup.sh test   the same, plus PostgreSQL, Chromium and ChromeDriver for the tests,
 #                           and moto server (the AWS API emulator, in ~/.cache/mywp-venv)
 set -euo pipefail
@@ -14,8 +14,10 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # Debian packages (run as root on Debian 12).
 scripts/dataplane.sh install
 missing=()
-# The bundle's compressor, and npm for binaryen (below) unless a Node.js with its npm is there.
-dpkg -s brotli >/dev/null 2>&1 || missing+=(brotli)
+# The bundle's compressors, and npm for binaryen (below) unless a Node.js with its npm is there.
+for p in brotli zopfli; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
 command -v npm >/dev/null || missing+=(npm)
 if [ "$mode" = test ]; then
   for p in chromium chromium-driver postgresql; do
