@@ -67,10 +67,8 @@ fn bundle(dir: PathBuf) -> Router {
     Router::new()
         .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
         .layer(middleware::map_response(|mut res: Response| async move {
-            res.headers_mut().append(
-                header::VARY,
-                HeaderValue::from_static("accept-encoding"),
-            );
+            res.headers_mut()
+                .append(header::VARY, HeaderValue::from_static("accept-encoding"));
             res
         }))
 }
