@@ -13,7 +13,10 @@
 //!    at concurrency `CONCURRENCY` over loopback.
 //! 4. A site with 100 MB of uploads: a snapshot and a restore, request → done
 //!    (`snapshots.rs`).
+//! 5. The browser bundle: its files raw, gzip and brotli, and a first visit's bytes as the
+//!    panel serves them (`bundle.rs`).
 
+mod bundle;
 mod snapshots;
 
 use std::{
@@ -786,7 +789,7 @@ async fn main() {
     let mut report = Report::default();
 
     // MYWP_BENCH_PARTS (e.g. "3") runs only some parts, for profiling one of them.
-    let parts = std::env::var("MYWP_BENCH_PARTS").unwrap_or_else(|_| "1,2,3,4".into());
+    let parts = std::env::var("MYWP_BENCH_PARTS").unwrap_or_else(|_| "1,2,3,4,5".into());
     let part = |n: &str| parts.split(',').any(|p| p.trim() == n);
     if part("1") || part("2") {
         let app = TestApp::spawn().await;
@@ -809,6 +812,10 @@ async fn main() {
         let app = TestApp::spawn().await;
         snapshots::snapshots(&app, &mut report).await;
         app.stop().await;
+    }
+    if part("5") {
+        log("part 5: the browser bundle");
+        bundle::bundle(&mut report).await;
     }
 
     let mut out = String::from("# MyWP benchmark\n\n");
