@@ -7,6 +7,7 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod browser;
+pub mod bundle;
 pub mod customer;
 pub mod dataplane;
 pub mod direct;
