@@ -250,6 +250,10 @@ php_admin_flag[log_errors] = on
 php_admin_flag[display_errors] = off
 php_admin_value[upload_max_filesize] = 64M
 php_admin_value[post_max_size] = 64M
+; A site's generated config.php (its address, its domains) counts from the next request:
+; with opcache's default 2 s revalidation a site reported live could still serve its old
+; address for up to 2 s (tests/tests/domains.rs caught it).
+php_admin_value[opcache.revalidate_freq] = 0
 EOF
   touch "$LOG/php-fpm-www.log"
   chown "$WEB_USER:$WEB_USER" "$LOG/php-fpm-www.log"

@@ -112,7 +112,16 @@ async fn a_domain_is_added_served_made_the_address_and_removed() {
         s == 200 && b.contains(&format!("<title>{title}"))
     })
     .await;
-    assert!(body.contains(&home), "WordPress links to its new address");
+    assert!(
+        body.contains(&home),
+        "WordPress links to its new address {home}: {}",
+        body.split("href=")
+            .skip(1)
+            .take(8)
+            .map(|s| s.chars().take(80).collect::<String>())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     wait_host(&platform, "a redirect to the domain", |s, l, _| {
         s == 301 && l.is_some_and(|l| l.starts_with(&home))
     })
