@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and running MyWP needs, skipping what is already there:
-#   scripts/setup.sh run    the data plane's Debian packages, the wasm target, wasm-bindgen-cli
+#   scripts/setup.sh run    the data plane's Debian packages, the wasm target, wasm-bindgen-cli,
+#                           and the bundle's size tools: wasm-opt (binaryen from npm, in
+#                           ~/.cache/mywp-binaryen), brotli and zopfli
 #   scripts/setup.sh test   the same, plus PostgreSQL, Chromium and ChromeDriver for the tests,
 #                           and moto server (the AWS API emulator, in ~/.cache/mywp-venv)
 set -euo pipefail
@@ -11,16 +13,23 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages (run as root on Debian 12).
 scripts/dataplane.sh install
+missing=()
+# The bundle's compressors, and npm for binaryen (below) unless a Node.js with its npm is there.
+for p in brotli zopfli; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+command -v npm >/dev/null || missing+=(npm)
 if [ "$mode" = test ]; then
-  missing=()
   for p in chromium chromium-driver postgresql; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "$mode" = test ]; then
   scripts/moto.sh install
 fi
 
@@ -35,4 +44,16 @@ have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then
   say "installing wasm-bindgen-cli $want (a few minutes, once)"
   cargo install wasm-bindgen-cli --version "$want" --force
+fi
+
+# wasm-opt from binaryen's npm package (Debian 12's binaryen, version 108, cannot read what
+# rustc and wasm-bindgen emit now), at exactly the version and checksum of
+# scripts/binaryen/package-lock.json, installed (again) when that lock changes.
+binaryen="${MYWP_BINARYEN_DIR:-$HOME/.cache/mywp-binaryen}"
+if ! cmp -s scripts/binaryen/package-lock.json "$binaryen/package-lock.json" \
+  || ! "$binaryen/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1; then
+  say "installing binaryen (wasm-opt) into $binaryen"
+  mkdir -p "$binaryen"
+  cp scripts/binaryen/package.json scripts/binaryen/package-lock.json "$binaryen/"
+  (cd "$binaryen" && npm ci --no-audit --no-fund --loglevel=error)
 fi

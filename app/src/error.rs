@@ -56,6 +56,8 @@ impl AppError {
         }
     }
 
+    /// The HTTP status of a response that carries this error: set from here, and only here,
+    /// by `api::ssr::respond`.
     #[cfg(feature = "ssr")]
     pub fn status(&self) -> http::StatusCode {
         use http::StatusCode;
@@ -69,6 +71,13 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Logs what went wrong and tells the user only that something did.
+    #[cfg(feature = "ssr")]
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "server function failed");
+        AppError::Internal
     }
 }
 
@@ -86,6 +95,20 @@ impl From<mywp_jobs::domain::Invalid> for AppError {
         AppError::Invalid {
             field: e.field.into(),
             message: e.message,
+        }
+    }
+}
+
+/// A store's refusal of a duplicate says what is taken; any other store error is ours, logged
+/// here (where its cause still exists) and not shown.
+#[cfg(feature = "ssr")]
+impl From<mywp_jobs::store::StoreError> for AppError {
+    fn from(e: mywp_jobs::store::StoreError) -> Self {
+        match e {
+            mywp_jobs::store::StoreError::Conflict(what) => {
+                AppError::Conflict(format!("That {what} already exists."))
+            }
+            other => AppError::internal(other),
         }
     }
 }

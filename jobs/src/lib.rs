@@ -3,10 +3,14 @@
 //!
 //! This crate knows nothing of the web UI: `app` and `server` depend on it, never the reverse.
 
+pub mod deployment;
 pub mod domain;
 pub mod drivers;
+pub mod fsutil;
 pub mod pipeline;
 pub mod queue;
 pub mod secrets;
+pub mod settings;
+pub mod sitedb;
 pub mod snapshots;
 pub mod store;

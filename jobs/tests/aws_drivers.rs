@@ -33,14 +33,14 @@ fn config(endpoint: String) -> AwsConfig {
 }
 
 fn site(id: i64, slug: &str, hostnames: Vec<String>) -> SiteSpec {
-    SiteSpec {
+    SiteSpec::parse(
         id,
-        slug: slug.to_string(),
-        title: format!("Blog {slug}"),
-        owner_email: "owner@example.com".to_string(),
-        hostnames,
-        primary: None,
-    }
+        slug,
+        &format!("Blog {slug}"),
+        "owner@example.com",
+        &hostnames,
+    )
+    .unwrap()
 }
 
 /// A fresh bucket, and the config and clients that use it.
@@ -93,7 +93,7 @@ async fn media_prefix_is_made_once_and_removed_to_the_last_object() {
     let bucket = cfg.media_bucket.clone();
     let slug = common::unique("m");
     let neighbour = format!("{slug}-2"); // shares `sites/<slug>` but not `sites/<slug>/`
-    let prefix = media_prefix(&slug);
+    let prefix = media_prefix(&mywp_jobs::domain::SiteSlug::from_stored(&slug).unwrap());
     let driver = MediaDriver::new(clients.clone(), cfg.clone());
     let blog = site(41, &slug, vec![]);
 
@@ -143,7 +143,10 @@ async fn media_prefix_is_made_once_and_removed_to_the_last_object() {
         .buffer_unordered(32)
         .collect::<Vec<()>>()
         .await;
-    let other_key = format!("{}keep.jpg", media_prefix(&neighbour));
+    let other_key = format!(
+        "{}keep.jpg",
+        media_prefix(&mywp_jobs::domain::SiteSlug::from_stored(&neighbour).unwrap())
+    );
     put(&clients, &bucket, other_key.clone()).await;
     assert_eq!(keys_under(&clients, &bucket, &prefix).await.len(), 1106);
     eprintln!("uploaded 1105 objects in {:?}", started.elapsed());

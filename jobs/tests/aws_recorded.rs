@@ -120,14 +120,7 @@ fn config(selections: bool) -> Arc<AwsConfig> {
 }
 
 fn site(hostnames: &[&str]) -> SiteSpec {
-    SiteSpec {
-        id: 5,
-        slug: "blog".into(),
-        title: "Blog".into(),
-        owner_email: "owner@example.com".into(),
-        hostnames: hostnames.iter().map(|h| h.to_string()).collect(),
-        primary: None,
-    }
+    SiteSpec::parse(5, "blog", "Blog", "owner@example.com", hostnames).unwrap()
 }
 
 const CF: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";

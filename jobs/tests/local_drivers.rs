@@ -11,9 +11,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mywp_jobs::drivers::{
-    local::{local_drivers, login_link, site_db_name, LocalConfig},
-    Drivers, Ensured, SiteSpec, StepError,
+use mywp_jobs::{
+    deployment::Deployment,
+    domain::SiteSlug,
+    drivers::{
+        local::{login_link, site_db_name, LocalConfig},
+        Drivers, Ensured, SiteSpec,
+    },
 };
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 
@@ -40,14 +44,14 @@ fn config() -> LocalConfig {
 }
 
 fn site(cfg: &LocalConfig, slug: &str) -> SiteSpec {
-    SiteSpec {
-        id: 1,
-        slug: slug.to_string(),
-        title: format!("Tom's Test & Blog {slug}"),
-        owner_email: "Owner@Example.com".to_string(),
-        hostnames: vec![cfg.site_host(slug)],
-        primary: None,
-    }
+    SiteSpec::parse(
+        1,
+        slug,
+        &format!("Tom's Test & Blog {slug}"),
+        "Owner@Example.com",
+        &[cfg.addressing.platform_host_of(slug)],
+    )
+    .unwrap()
 }
 
 async fn root_pool(cfg: &LocalConfig) -> MySqlPool {
@@ -74,8 +78,8 @@ async fn count(pool: &MySqlPool, sql: &'static str, name: &str) -> i64 {
 fn http_client(cfg: &LocalConfig, slug: &str, cookies: bool) -> reqwest::Client {
     reqwest::Client::builder()
         .resolve(
-            &cfg.site_host(slug),
-            SocketAddr::from(([127, 0, 0, 1], cfg.sites_port)),
+            &cfg.addressing.platform_host_of(slug),
+            SocketAddr::from(([127, 0, 0, 1], cfg.addressing.port)),
         )
         .cookie_store(cookies)
         .no_proxy()
@@ -86,7 +90,7 @@ fn http_client(cfg: &LocalConfig, slug: &str, cookies: bool) -> reqwest::Client 
 
 async fn get(cfg: &LocalConfig, slug: &str) -> (u16, String) {
     let resp = http_client(cfg, slug, false)
-        .get(format!("{}/", cfg.site_url(slug)))
+        .get(format!("{}/", cfg.addressing.site_url(slug)))
         .send()
         .await
         .unwrap();
@@ -104,7 +108,7 @@ async fn wait_for_status(cfg: &LocalConfig, slug: &str, status: u16) -> String {
         assert!(
             Instant::now() < deadline,
             "{} answered {got}, expected {status}",
-            cfg.site_host(slug)
+            cfg.addressing.platform_host_of(slug)
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -143,11 +147,12 @@ async fn remove_all(drivers: &Drivers, site: &SiteSpec) {
 
 async fn full_lifecycle(slug: String) {
     let cfg = config();
-    let drivers = local_drivers(cfg.clone()).unwrap();
+    let deployment = Deployment::single_host(cfg.clone());
+    let drivers = deployment.drivers;
     assert!(drivers.media.is_none() && drivers.cdn.is_none() && drivers.dns.is_none());
     assert!(drivers.certificate.is_none());
     // Backups on a single host: snapshots in a directory of the state directory.
-    assert!(drivers.backup.is_some() && drivers.snapshots.is_some());
+    assert!(drivers.backup.is_some() && deployment.snapshots.is_some());
     let snapshots = cfg.state_dir.join("snapshots").join(&slug);
     let site = site(&cfg, &slug);
     let db = site_db_name(&slug);
@@ -179,7 +184,7 @@ async fn full_lifecycle(slug: String) {
         snapshots.is_dir(),
         "the backup step makes the site's snapshot directory"
     );
-    let dir = cfg.site_dir(&slug);
+    let dir = cfg.site_dir(&SiteSlug::from_stored(&slug).unwrap());
     let config_meta = std::fs::metadata(dir.join("config.php")).unwrap();
     {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -241,7 +246,7 @@ async fn full_lifecycle(slug: String) {
     );
     // The session cookie works on its own too.
     let again = browser
-        .get(format!("{}/wp-admin/", cfg.site_url(&slug)))
+        .get(format!("{}/wp-admin/", cfg.addressing.site_url(&slug)))
         .send()
         .await
         .unwrap();
@@ -276,7 +281,8 @@ async fn full_lifecycle(slug: String) {
     assert!(!dir.exists(), "{} is left", dir.display());
     assert!(!snapshots.exists(), "the snapshot directory is left");
     assert!(
-        !cfg.server_block(&slug).exists(),
+        !cfg.server_block(&SiteSlug::from_stored(&slug).unwrap())
+            .exists(),
         "the server block is left"
     );
     wait_for_status(&cfg, &slug, 404).await;
@@ -297,29 +303,12 @@ async fn a_forty_character_slug_gets_a_short_database_user() {
     full_lifecycle(slug).await;
 }
 
-#[tokio::test]
-async fn bad_input_is_a_permanent_error() {
-    let cfg = config();
-    let drivers = local_drivers(cfg.clone()).unwrap();
-    let mut bad = site(&cfg, "Not_A_Slug");
-    for driver in [&drivers.database, &drivers.files, &drivers.wordpress] {
-        let err = driver.as_ref().unwrap().ensure(&bad).await.unwrap_err();
-        assert!(matches!(err, StepError::Permanent(_)), "{err:?}");
-    }
-    bad.slug = common::unique("h");
-    bad.hostnames
-        .push("evil.example; include /etc/passwd".into());
-    // The wordpress step refuses a hostname that is not a DNS name, before touching nginx.
-    let files = drivers.files.as_ref().unwrap();
-    files.ensure(&bad).await.unwrap();
-    let err = drivers
-        .wordpress
-        .as_ref()
-        .unwrap()
-        .ensure(&bad)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StepError::Permanent(_)), "{err:?}");
-    assert!(!cfg.server_block(&bad.slug).exists());
-    files.remove(&bad).await.unwrap();
+/// Names that are not DNS labels never reach a driver: no spec can be built from them.
+#[test]
+fn bad_names_cannot_reach_the_drivers() {
+    let host = ["x.localhost"];
+    assert!(SiteSpec::parse(1, "Not_A_Slug", "t", "o@example.com", &host).is_err());
+    assert!(SiteSpec::parse(1, "-x", "t", "o@example.com", &host).is_err());
+    let evil = ["evil.example; include /etc/passwd"];
+    assert!(SiteSpec::parse(1, "okay", "t", "o@example.com", &evil).is_err());
 }

@@ -13,9 +13,9 @@ use std::{
 
 use futures::{future::BoxFuture, FutureExt};
 use mywp_jobs::{
-    domain::{Email, Password, Role, SiteSlug, SiteStatus, SiteTitle},
+    domain::{Email, Password, Role, SiteSlug, SiteStatus, SiteTitle, StepKind, StepState},
     drivers::{Drivers, Ensured, Removed, SiteSpec, StepDriver, StepError},
-    pipeline::{Outcome, Pipeline, Settings, StepKind, StepState},
+    pipeline::{Outcome, Pipeline, Settings},
     store::{NewSite, Store},
 };
 
@@ -131,6 +131,7 @@ async fn fixture() -> Fixture {
     let pipeline = Arc::new(Pipeline::new(
         store.clone(),
         drivers,
+        None,
         settings,
         "test".into(),
     ));

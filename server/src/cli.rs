@@ -3,14 +3,12 @@
 use clap::{Parser, Subcommand};
 use mywp_jobs::{
     domain::{Email, Password, Role},
+    settings::{Settings, Shape},
     store::Store,
 };
 use rand::{distributions::Alphanumeric, Rng};
 
-use crate::{
-    agent::AgentArgs,
-    config::{Config, ServeArgs},
-};
+use crate::{agent::AgentArgs, config::ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,7 +18,7 @@ use crate::{
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub config: Config,
+    pub settings: Settings,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -102,9 +100,8 @@ pub async fn staff_add(store: &Store, email: &str) -> anyhow::Result<String> {
 }
 
 /// Runs `infra check`: the report to print, and whether everything passed.
-pub async fn infra_check(config: &Config) -> anyhow::Result<(String, bool)> {
-    use crate::config::Shape;
-    if config.shape == Shape::SingleHost {
+pub async fn infra_check(settings: &Settings) -> anyhow::Result<(String, bool)> {
+    if settings.shape == Shape::SingleHost {
         return Ok((
             "MYWP_SHAPE is single-host: there is no shared infrastructure to check (set \
              MYWP_SHAPE=aws and the MYWP_AWS_* keys for the AWS shape)."
@@ -112,20 +109,20 @@ pub async fn infra_check(config: &Config) -> anyhow::Result<(String, bool)> {
             true,
         ));
     }
-    infra_check_aws(config).await
+    infra_check_aws(settings).await
 }
 
 #[cfg(not(feature = "aws"))]
-async fn infra_check_aws(_config: &Config) -> anyhow::Result<(String, bool)> {
+async fn infra_check_aws(_settings: &Settings) -> anyhow::Result<(String, bool)> {
     anyhow::bail!("this mywp was built without the AWS shape: build it with `--features aws`")
 }
 
 #[cfg(feature = "aws")]
-async fn infra_check_aws(config: &Config) -> anyhow::Result<(String, bool)> {
+async fn infra_check_aws(settings: &Settings) -> anyhow::Result<(String, bool)> {
     use mywp_jobs::drivers::aws::{
         check_infrastructure, resolve_rds_secret, AwsClients, CheckOutcome,
     };
-    let mut aws = crate::shape::aws_config(config)?;
+    let mut aws = mywp_jobs::drivers::aws::AwsConfig::from_settings(settings)?;
     let clients = AwsClients::new(&aws).await;
     resolve_rds_secret(&mut aws, &clients)
         .await

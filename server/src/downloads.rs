@@ -8,10 +8,10 @@ use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
-use mywp_app::api::ssr::{AppState, ClientIp, CurrentUser};
+use mywp_app::api::ssr::{access, AppState, ClientIp, CurrentUser};
 use mywp_jobs::{
+    domain::{OpState, SiteSlug},
     snapshots::{Download, SnapshotKey, DATABASE_FILE, FILES_FILE},
-    store::OpState,
 };
 use tower_http::services::ServeFile;
 
@@ -41,8 +41,8 @@ pub async fn snapshot_file(
         app.store.snapshot(id).await,
     ) {
         (Ok(Some(site)), Ok(Some(snapshot)))
-            if site.owner_id == user.id
-                && snapshot.site_id == site.id
+            if access::owns(&user, &site)
+                && access::is_snapshot_of(&snapshot, &site)
                 && snapshot.state == OpState::Done =>
         {
             (site, snapshot)
@@ -72,8 +72,12 @@ pub async fn snapshot_file(
     {
         return internal(e);
     }
+    let slug = match SiteSlug::from_stored(&site.slug) {
+        Ok(slug) => slug,
+        Err(e) => return internal(e),
+    };
     let key = SnapshotKey {
-        slug: site.slug.clone(),
+        slug,
         id: snapshot.id,
     };
     let save_as = format!("{}-snapshot-{}-{file}", site.slug, snapshot.id);

@@ -16,24 +16,23 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use mywp_app::api::ssr::{AppState, LoginLinks};
 use mywp_jobs::{
-    pipeline::{Pipeline, Settings},
+    domain::Retention,
+    pipeline::{self, Pipeline},
     queue::JobQueue,
-    store::Retention,
+    settings::Settings,
     store::Store,
 };
 use tokio::net::TcpListener;
 
-pub use config::{Config, ServeArgs};
+pub use config::ServeArgs;
 
-/// The control plane's parts, opened from a [`Config`]: store, queue and pipeline.
+/// The control plane's parts, opened from the [`Settings`]: store, queue and pipeline.
 pub struct ControlPlane {
-    pub config: Config,
+    pub settings: Settings,
     pub store: Store,
     pub queue: JobQueue,
     pub pipeline: Arc<Pipeline>,
     pub login_links: Option<LoginLinks>,
-    pub sites_port: u16,
-    pub sites_https: bool,
     pub fleet: Option<mywp_app::api::ssr::FleetSource>,
     /// How snapshots are scheduled and kept, in words; `None`: no snapshots here.
     pub snapshot_policy: Option<String>,
@@ -45,47 +44,42 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     /// Opens the database (migrating it), the job queue and the shape's drivers.
-    pub async fn open(config: Config) -> anyhow::Result<ControlPlane> {
-        let url = config.database_url();
+    pub async fn open(settings: Settings) -> anyhow::Result<ControlPlane> {
+        let url = settings.database_url();
         let store = Store::open(&url)
             .await
             .with_context(|| format!("opening {}", redact(&url)))?;
         let queue = JobQueue::open(&url, store.clone())
             .await
             .context("opening the job queue")?;
-        let plane = shape::data_plane(&config).await?;
-        let settings = Settings {
-            platform_domain: config.platform_domain.clone(),
-            lease_ttl: Duration::from_secs(config.lease_seconds.max(3)),
-            snapshot_every: (config.snapshot_every_hours > 0)
-                .then(|| Duration::from_secs(config.snapshot_every_hours * 3600)),
+        let plane = shape::data_plane(&settings).await?;
+        let policy = pipeline::Settings {
+            addressing: settings.addressing(),
+            lease_ttl: Duration::from_secs(settings.workers.lease_seconds.max(3)),
+            snapshot_every: (settings.snapshots.snapshot_every_hours > 0)
+                .then(|| Duration::from_secs(settings.snapshots.snapshot_every_hours * 3600)),
             retention: Retention {
-                scheduled: config.snapshot_keep as usize,
+                scheduled: settings.snapshots.snapshot_keep as usize,
                 ..Retention::default()
             },
-            ..Settings::default()
+            ..pipeline::Settings::default()
         };
-        let snapshot_policy = plane
-            .drivers
-            .snapshots
-            .is_some()
-            .then(|| snapshot_policy(&settings));
-        let snapshot_vault = plane.drivers.snapshots.as_ref().map(|s| s.vault().clone());
-        let worker_name = config.worker_name();
+        let snapshot_policy = plane.snapshots.is_some().then(|| snapshot_policy(&policy));
+        let snapshot_vault = plane.snapshots.as_ref().map(|s| s.vault().clone());
+        let worker_name = settings.worker_name();
         let pipeline = Arc::new(Pipeline::new(
             store.clone(),
             plane.drivers,
-            settings,
+            plane.snapshots,
+            policy,
             worker_name.clone(),
         ));
         Ok(ControlPlane {
-            config,
+            settings,
             store,
             queue,
             pipeline,
             login_links: plane.login_links,
-            sites_port: plane.sites_port,
-            sites_https: plane.sites_https,
             fleet: plane.fleet,
             snapshot_policy,
             snapshot_vault,
@@ -103,7 +97,7 @@ impl ControlPlane {
             .run_workers(
                 self.worker_name.clone(),
                 Arc::clone(&self.pipeline),
-                self.config.worker_concurrency,
+                self.settings.workers.worker_concurrency,
                 shutdown,
             )
             .await?;
@@ -112,7 +106,7 @@ impl ControlPlane {
 }
 
 /// The snapshot schedule and retention, as the site page states them.
-fn snapshot_policy(settings: &Settings) -> String {
+fn snapshot_policy(settings: &pipeline::Settings) -> String {
     let keep = &settings.retention;
     let schedule = match settings.snapshot_every {
         Some(every) if every.as_secs() == 24 * 3600 => "A snapshot is taken every day".into(),
@@ -149,21 +143,19 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config, serve: ServeArgs) -> anyhow::Result<Application> {
-        let plane = Arc::new(ControlPlane::open(config).await?);
+    pub async fn build(settings: Settings, serve: ServeArgs) -> anyhow::Result<Application> {
+        let plane = Arc::new(ControlPlane::open(settings).await?);
         let state = AppState {
             store: plane.store.clone(),
             queue: plane.queue.clone(),
-            platform_domain: plane.config.platform_domain.clone(),
-            sites_port: plane.sites_port,
-            sites_https: plane.sites_https,
+            addressing: plane.settings.addressing(),
             secure_cookies: serve.secure_cookies,
             login_links: plane.login_links.clone(),
             fleet: plane.fleet.clone(),
             snapshot_policy: plane.snapshot_policy.clone(),
             snapshot_vault: plane.snapshot_vault.clone(),
         };
-        let router = routes::router(state, &plane.config, serve.listen)?;
+        let router = routes::router(state, &plane.settings, serve.listen)?;
         let listener = TcpListener::bind(serve.listen)
             .await
             .with_context(|| format!("binding {}", serve.listen))?;

@@ -2,11 +2,14 @@
 //! under `/pkg`, snapshot downloads, and the layers every request passes: client address, session, same-origin
 //! check for mutations, and errors of JavaScript-less form posts.
 
-use std::{net::SocketAddr, path::Path};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use axum::{
     extract::{ConnectInfo, Request, State},
-    http::{header, Method, StatusCode},
+    http::{header, HeaderValue, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
@@ -20,10 +23,10 @@ use mywp_app::{
 };
 use tower_http::services::ServeDir;
 
-use crate::config::Config;
+use mywp_jobs::settings::Settings;
 
-pub fn router(app: AppState, config: &Config, addr: SocketAddr) -> anyhow::Result<Router> {
-    let site_root = config.site_root.display().to_string();
+pub fn router(app: AppState, settings: &Settings, addr: SocketAddr) -> anyhow::Result<Router> {
+    let site_root = settings.site_root.display().to_string();
     if !Path::new(&site_root).join("pkg").exists() {
         tracing::warn!(
             site_root,
@@ -48,15 +51,26 @@ pub fn router(app: AppState, config: &Config, addr: SocketAddr) -> anyhow::Resul
             "/sites/{slug}/snapshots/{id}/{file}",
             get(crate::downloads::snapshot_file).with_state(app.clone()),
         )
-        .nest_service(
-            "/pkg",
-            ServeDir::new(Path::new(&site_root).join("pkg")).precompressed_gzip(),
-        )
+        .nest_service("/pkg", bundle(Path::new(&site_root).join("pkg")))
         .layer(middleware::from_fn_with_state(app, session))
         .layer(middleware::from_fn(no_js_errors))
         .layer(middleware::from_fn(same_origin))
         .with_state(leptos);
     Ok(router)
+}
+
+/// The browser bundle: each file as the brotli (`.br`) or gzip (`.gz`) copy
+/// `scripts/build-bundle.sh` wrote beside it, whichever the client accepts and prefers (brotli
+/// on a tie), else the file itself. The answer depends on `Accept-Encoding`, which ServeDir
+/// does not say: `Vary` tells caches (and CloudFront) not to hand one client's encoding to another.
+fn bundle(dir: PathBuf) -> Router {
+    Router::new()
+        .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+        .layer(middleware::map_response(|mut res: Response| async move {
+            res.headers_mut()
+                .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+            res
+        }))
 }
 
 /// Puts the client's address and the signed-in account into the request's extensions.

@@ -1,4 +1,5 @@
-//! The deployment shape (`MYWP_SHAPE`): which drivers provision the sites.
+//! The deployment shape (`MYWP_SHAPE`): which drivers provision the sites, and what the
+//! panel gets from them.
 //!
 //! - `single-host` (the default): this host's MariaDB, directories, nginx and php-fpm, as
 //!   started by `scripts/dataplane.sh start`.
@@ -8,70 +9,68 @@
 use std::{sync::Arc, time::Duration};
 
 use mywp_app::api::ssr::{FleetSource, LoginLinks};
-use mywp_jobs::drivers::{
-    local::{local_drivers, login_link, LocalConfig},
-    Drivers,
+use mywp_jobs::{
+    deployment::Deployment,
+    drivers::{
+        local::{login_link, LocalConfig},
+        Drivers,
+    },
+    settings::{Settings, Shape},
+    snapshots::Snapshots,
 };
-
-use crate::config::{Config, Shape};
 
 /// What the rest of the panel needs of the shape.
 pub struct DataPlane {
     pub drivers: Drivers,
+    /// `None`: snapshots are not available here.
+    pub snapshots: Option<Arc<Snapshots>>,
     pub login_links: Option<LoginLinks>,
     pub fleet: Option<FleetSource>,
-    pub sites_port: u16,
-    pub sites_https: bool,
 }
 
 impl DataPlane {
-    fn from_web(web: &LocalConfig, drivers: Drivers) -> Self {
-        let for_links = web.clone();
+    fn of(deployment: Deployment) -> Self {
+        let web = Arc::clone(&deployment.web);
         let links: LoginLinks =
-            Arc::new(move |site| Some(login_link(&for_links, site, Duration::from_secs(300))));
+            Arc::new(move |site| Some(login_link(&web, site, Duration::from_secs(300))));
         DataPlane {
-            drivers,
+            drivers: deployment.drivers,
+            snapshots: deployment.snapshots,
             login_links: Some(links),
             fleet: None,
-            sites_port: web.sites_port,
-            sites_https: web.sites_https,
         }
     }
 }
 
 /// The drivers of the configured shape.
-pub async fn data_plane(config: &Config) -> anyhow::Result<DataPlane> {
-    match config.shape {
-        Shape::SingleHost => single_host(config),
-        Shape::Aws => aws(config).await,
+pub async fn data_plane(settings: &Settings) -> anyhow::Result<DataPlane> {
+    match settings.shape {
+        Shape::SingleHost => Ok(single_host(settings)),
+        Shape::Aws => aws(settings).await,
     }
 }
 
 /// The single-host data plane's drivers, if its services were started (`dataplane.env`).
-fn single_host(config: &Config) -> anyhow::Result<DataPlane> {
-    let mut local = match LocalConfig::from_state_dir(&config.state_dir) {
-        Ok(local) => local,
+fn single_host(settings: &Settings) -> DataPlane {
+    match LocalConfig::single_host(settings) {
+        Ok(web) => DataPlane::of(Deployment::single_host(web)),
         Err(e) => {
             tracing::warn!(
                 error = %e,
                 "no single-host data plane: every step will show as not available here"
             );
-            return Ok(DataPlane {
+            DataPlane {
                 drivers: Drivers::default(),
+                snapshots: None,
                 login_links: None,
                 fleet: None,
-                sites_port: config.sites_port,
-                sites_https: false,
-            });
+            }
         }
-    };
-    local.platform_domain = config.platform_domain.clone();
-    let drivers = local_drivers(local.clone())?;
-    Ok(DataPlane::from_web(&local, drivers))
+    }
 }
 
 #[cfg(not(feature = "aws"))]
-async fn aws(_config: &Config) -> anyhow::Result<DataPlane> {
+async fn aws(_settings: &Settings) -> anyhow::Result<DataPlane> {
     anyhow::bail!(
         "MYWP_SHAPE=aws, but this mywp was built without the AWS shape: build it with \
          `cargo build --release -p mywp --features aws` (or `make release`)"
@@ -79,24 +78,30 @@ async fn aws(_config: &Config) -> anyhow::Result<DataPlane> {
 }
 
 #[cfg(feature = "aws")]
-async fn aws(config: &Config) -> anyhow::Result<DataPlane> {
-    use mywp_jobs::drivers::aws::{aws_drivers, resolve_rds_secret, AwsClients};
+async fn aws(settings: &Settings) -> anyhow::Result<DataPlane> {
+    use mywp_jobs::drivers::aws::{resolve_rds_secret, web_data_plane, AwsClients, AwsConfig};
 
-    if !config.database_url().starts_with("postgres") {
+    if !settings.database_url().starts_with("postgres") {
         anyhow::bail!(
             "MYWP_SHAPE=aws needs the control plane on PostgreSQL, shared by every `mywp \
              serve` and `mywp worker`: set DATABASE_URL=postgres://…"
         );
     }
-    let mut aws = aws_config(config)?;
+    if settings.master_key_file.is_none() {
+        anyhow::bail!(
+            "MYWP_SHAPE=aws needs MYWP_MASTER_KEY_FILE: every `mywp serve` and `mywp worker` \
+             must derive the sites' secrets from the same key (e.g. a file written at boot \
+             from Secrets Manager); create one with `head -c 32 /dev/urandom | xxd -p -c 64`"
+        );
+    }
+    let mut aws = AwsConfig::from_settings(settings)?;
     let clients = AwsClients::new(&aws).await;
     resolve_rds_secret(&mut aws, &clients)
         .await
         .map_err(anyhow::Error::msg)?;
     let aws = Arc::new(aws);
-    let web = web_fleet_config(config, &aws)?;
-    let drivers = aws_drivers(Arc::clone(&aws), clients.clone(), web.clone());
-    let mut plane = DataPlane::from_web(&web, drivers);
+    let web = web_data_plane(settings, &aws)?;
+    let mut plane = DataPlane::of(Deployment::aws(Arc::clone(&aws), clients.clone(), web));
     plane.fleet = Some(fleet_source(clients, aws));
     Ok(plane)
 }
@@ -129,37 +134,4 @@ fn fleet_source(
                 .collect())
         })
     })
-}
-
-/// The AWS shape's configuration, from the environment (the config file was merged into it).
-#[cfg(feature = "aws")]
-pub fn aws_config(config: &Config) -> anyhow::Result<mywp_jobs::drivers::aws::AwsConfig> {
-    let platform_domain = config.platform_domain.clone();
-    Ok(mywp_jobs::drivers::aws::AwsConfig::from_vars(|key| {
-        if key == "MYWP_PLATFORM_DOMAIN" {
-            return Some(platform_domain.clone());
-        }
-        std::env::var(key).ok()
-    })?)
-}
-
-/// The web nodes' data plane (see [`mywp_jobs::drivers::aws::web_data_plane`]), from the
-/// environment; the AWS shape needs an explicit, shared master key.
-#[cfg(feature = "aws")]
-fn web_fleet_config(
-    config: &Config,
-    aws: &mywp_jobs::drivers::aws::AwsConfig,
-) -> anyhow::Result<LocalConfig> {
-    if std::env::var_os("MYWP_MASTER_KEY_FILE").is_none() {
-        anyhow::bail!(
-            "MYWP_SHAPE=aws needs MYWP_MASTER_KEY_FILE: every `mywp serve` and `mywp worker` \
-             must derive the sites' secrets from the same key (e.g. a file written at boot \
-             from Secrets Manager); create one with `head -c 32 /dev/urandom | xxd -p -c 64`"
-        );
-    }
-    Ok(mywp_jobs::drivers::aws::web_data_plane(
-        &config.state_dir,
-        aws,
-        |key| std::env::var(key).ok(),
-    )?)
 }

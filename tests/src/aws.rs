@@ -13,13 +13,16 @@ use std::{
     process::{Child, Command, Stdio},
 };
 
-use mywp_jobs::drivers::{
-    aws::{
-        backup_plan_name, media_prefix, normalize_zone_id, web_data_plane, AwsClients, AwsConfig,
-        CdnDriver, SITE_TAG,
+use mywp_jobs::{
+    drivers::{
+        aws::{
+            backup_plan_name, media_prefix, normalize_zone_id, web_data_plane, AwsClients,
+            AwsConfig, CdnDriver, SITE_TAG,
+        },
+        local::LocalConfig,
+        SiteSpec,
     },
-    local::{read_env_file, LocalConfig},
-    SiteSpec,
+    settings::{read_env_file, Settings},
 };
 
 use crate::{dataplane, mywp_bin, repo_root, unique};
@@ -201,8 +204,18 @@ pub async fn infra(fleet: bool) -> TestInfra {
 }
 
 fn parse(vars: &[(String, String)]) -> AwsConfig {
-    AwsConfig::from_vars(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-        .expect("the test AWS configuration is valid")
+    AwsConfig::from_settings(&settings(vars)).expect("the test AWS configuration is valid")
+}
+
+/// The settings `vars` make, in the AWS shape with the test data plane's state directory.
+fn settings(vars: &[(String, String)]) -> Settings {
+    let state = dataplane::state_dir().display().to_string();
+    let base = [
+        ("MYWP_SHAPE".to_string(), "aws".to_string()),
+        ("MYWP_STATE_DIR".to_string(), state),
+    ];
+    Settings::from_pairs(base.into_iter().chain(vars.iter().cloned()))
+        .expect("the test settings are valid")
 }
 
 /// A VPC with a subnet in each of two zones, a load balancer over them and an Auto
@@ -443,11 +456,9 @@ fn web_vars() -> Vec<(String, String)> {
 
 /// The web nodes' data plane for `infra`, as the AWS shape's drivers see it.
 pub fn web_config(infra: &TestInfra) -> LocalConfig {
-    let web = web_vars();
-    web_data_plane(&dataplane::state_dir(), &infra.cfg, |key| {
-        web.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-    })
-    .expect("the web data plane's config")
+    let mut vars = infra.vars.clone();
+    vars.extend(web_vars());
+    web_data_plane(&settings(&vars), &infra.cfg).expect("the web data plane's config")
 }
 
 /// Everything a `mywp serve` or `mywp worker` of the AWS shape needs, as config lines.

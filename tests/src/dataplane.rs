@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use mywp_jobs::domain::SiteSlug;
 use mywp_jobs::drivers::local::{site_db_name, LocalConfig};
 use sqlx::{ConnectOptions, Row};
 
@@ -71,11 +72,12 @@ pub async fn leftovers_in(cfg: &LocalConfig, slug: &str) -> Leftovers {
         .expect("count users")
         .try_get("n")
         .unwrap();
+    let slug = SiteSlug::from_stored(slug).expect("a site name");
     Leftovers {
         databases,
         users,
-        directory: cfg.site_dir(slug).exists(),
-        server_block: cfg.server_block(slug).exists(),
+        directory: cfg.site_dir(&slug).exists(),
+        server_block: cfg.server_block(&slug).exists(),
     }
 }
 
@@ -102,8 +104,8 @@ pub fn site_client(slug: &str) -> reqwest::Client {
     let cfg = config();
     reqwest::Client::builder()
         .resolve(
-            &cfg.site_host(slug),
-            std::net::SocketAddr::from(([127, 0, 0, 1], cfg.sites_port)),
+            &cfg.addressing.platform_host_of(slug),
+            std::net::SocketAddr::from(([127, 0, 0, 1], cfg.addressing.port)),
         )
         .cookie_store(true)
         .no_proxy()
@@ -144,7 +146,7 @@ pub async fn get_host(host: &str) -> (u16, Option<String>, String) {
     let client = reqwest::Client::builder()
         .resolve(
             host,
-            std::net::SocketAddr::from(([127, 0, 0, 1], cfg.sites_port)),
+            std::net::SocketAddr::from(([127, 0, 0, 1], cfg.addressing.port)),
         )
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -152,7 +154,7 @@ pub async fn get_host(host: &str) -> (u16, Option<String>, String) {
         .build()
         .expect("an HTTP client");
     let res = client
-        .get(format!("http://{host}:{}/", cfg.sites_port))
+        .get(format!("http://{host}:{}/", cfg.addressing.port))
         .send()
         .await
         .unwrap_or_else(|e| panic!("GET http://{host}/: {e}"));
@@ -168,7 +170,7 @@ pub async fn get_host(host: &str) -> (u16, Option<String>, String) {
 /// GETs `/` from the site's hostname on the data plane's nginx: (status, body).
 pub async fn get_site_page(slug: &str) -> (u16, String) {
     let res = site_client(slug)
-        .get(config().site_url(slug))
+        .get(config().addressing.site_url(slug))
         .send()
         .await
         .expect("GET the site from nginx");

@@ -7,6 +7,7 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod browser;
+pub mod bundle;
 pub mod customer;
 pub mod dataplane;
 pub mod direct;
@@ -21,7 +22,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mywp::{Application, Config, ServeArgs};
+use mywp::{Application, ServeArgs};
+use mywp_jobs::settings::{Layers, Settings};
 use tokio::sync::oneshot;
 
 pub use customer::Customer;
@@ -84,29 +86,32 @@ where
     }
 }
 
-/// The configuration of a test panel: a fresh SQLite database in `dir`, the shared data plane.
-pub fn test_config(dir: &std::path::Path) -> Config {
-    Config {
-        config: None,
-        shape: mywp::config::Shape::SingleHost,
-        state_dir: dataplane::state_dir(),
-        database_url: Some(format!("sqlite://{}", dir.join("mywp.db").display())),
-        platform_domain: "localhost".into(),
-        sites_port: 0,
-        site_root: repo_root().join("target/site"),
-        worker_concurrency: 8,
-        worker_name: Some("test-worker".into()),
-        lease_seconds: 3,
-        snapshot_every_hours: 24,
-        snapshot_keep: 14,
-    }
+/// The settings of a test panel: the shared data plane's (its `dataplane.env`), a fresh
+/// SQLite database in `dir`, short leases.
+pub fn test_config(dir: &std::path::Path) -> Settings {
+    Layers::of_data_plane(&dataplane::state_dir())
+        .expect("dataplane.env: run the tests with `make test`, which starts the data plane")
+        .with([
+            (
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.join("mywp.db").display()),
+            ),
+            (
+                "MYWP_SITE_ROOT",
+                repo_root().join("target/site").display().to_string(),
+            ),
+            ("MYWP_WORKER_NAME", "test-worker".into()),
+            ("MYWP_LEASE_SECONDS", "3".into()),
+        ])
+        .settings()
+        .expect("the test settings are valid")
 }
 
 /// A panel running in this process on a free port, with its own database and workers.
 pub struct TestApp {
     pub base: String,
     pub dir: tempfile::TempDir,
-    pub config: Config,
+    pub config: Settings,
     pub plane: std::sync::Arc<mywp::ControlPlane>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -118,7 +123,7 @@ impl TestApp {
     }
 
     /// A panel whose configuration `tweak` may change; `workers` false serves only.
-    pub async fn spawn_with(tweak: impl FnOnce(&mut Config), workers: bool) -> TestApp {
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings), workers: bool) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut config = test_config(dir.path());
         tweak(&mut config);

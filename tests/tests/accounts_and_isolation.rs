@@ -4,10 +4,7 @@
 
 use std::time::Duration;
 
-use mywp_jobs::{
-    domain::Email,
-    store::{SnapshotFacts, SnapshotKind},
-};
+use mywp_jobs::domain::{Email, SnapshotFacts, SnapshotKind};
 use mywp_tests::{unique, Customer, TestApp};
 use serde_json::Value;
 

@@ -8,8 +8,9 @@
 use std::{sync::Arc, time::Duration};
 
 use mywp_jobs::{
+    deployment::Deployment,
     domain::SiteStatus,
-    drivers::aws::{aws_drivers, AwsClients},
+    drivers::aws::AwsClients,
     pipeline::{Pipeline, Settings},
     store::Store,
 };
@@ -36,14 +37,16 @@ async fn sites_converge_through_throttling_errors_and_dropped_connections() {
     let store = Store::open(&db.url).await.unwrap();
     let owner = direct::customer(&store).await;
     let settings = Settings {
-        platform_domain: faulty.platform_domain.clone(),
+        addressing: web.addressing.clone(),
         backoff: Duration::from_millis(50),
         max_attempts: 8,
         ..Settings::default()
     };
+    let deployment = Deployment::aws(Arc::clone(&faulty), clients, web);
     let pipeline = Arc::new(Pipeline::new(
         store.clone(),
-        aws_drivers(Arc::clone(&faulty), clients, web),
+        deployment.drivers,
+        deployment.snapshots,
         settings,
         unique("faulty-worker"),
     ));

@@ -20,14 +20,15 @@ use mywp_tests::{
 use sqlx::{ConnectOptions, Connection};
 
 fn site(id: i64, slug: &str) -> SiteSpec {
-    SiteSpec {
+    let no_hosts: [&str; 0] = [];
+    SiteSpec::parse(
         id,
-        slug: slug.to_string(),
-        title: format!("Rotation {slug}"),
-        owner_email: "owner@example.com".into(),
-        hostnames: vec![],
-        primary: None,
-    }
+        slug,
+        &format!("Rotation {slug}"),
+        "owner@example.com",
+        &no_hosts,
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,13 +11,14 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use aws_sdk_route53::types::RrType;
 use mywp_jobs::{
-    domain::{CustomDomain, SiteStatus},
+    deployment::Deployment,
+    domain::{CustomDomain, OpState, SiteSlug, SiteStatus, SnapshotKind, StepKind, StepState},
     drivers::aws::{
-        access_point_uid, aws_drivers, backup_plan_name, media_prefix, normalize_zone_id,
-        snapshots_prefix, CdnDriver, CertificateDriver,
+        access_point_uid, backup_plan_name, media_prefix, normalize_zone_id, snapshots_prefix,
+        CdnDriver, CertificateDriver,
     },
-    pipeline::{Pipeline, Settings, StepState},
-    store::{OpState, SnapshotKind, Store},
+    pipeline::{Pipeline, Settings},
+    store::Store,
 };
 use mywp_tests::{
     aws::{
@@ -31,7 +32,7 @@ use mywp_tests::{
 
 /// GET `/` of `host` from the test nginx, as CloudFront would ask the load balancer.
 async fn serve(host: &str) -> Result<(u16, String), String> {
-    let listen = dataplane::config().sites_port;
+    let listen = dataplane::config().addressing.port;
     let client = reqwest::Client::builder()
         .resolve(host, std::net::SocketAddr::from(([127, 0, 0, 1], listen)))
         .redirect(reqwest::redirect::Policy::none())
@@ -62,15 +63,17 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     let title = format!("Cloud Blog {slug}");
     let owner = direct::customer(&store).await;
     let site_id = direct::site(&store, owner, &slug, &title).await;
-    let drivers = aws_drivers(Arc::new(cfg.clone()), clients.clone(), web.clone());
     let settings = Settings {
-        platform_domain: cfg.platform_domain.clone(),
+        addressing: web.addressing.clone(),
         backoff: Duration::from_millis(100),
         ..Settings::default()
     };
+    let deployment = Deployment::aws(Arc::new(cfg.clone()), clients.clone(), web.clone());
+    let drivers = deployment.drivers.clone();
     let pipeline = Arc::new(Pipeline::new(
         store.clone(),
-        drivers.clone(),
+        deployment.drivers,
+        deployment.snapshots,
         settings,
         unique("aws-worker"),
     ));
@@ -84,7 +87,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         "every step is done in the AWS shape: {steps:?}"
     );
     let spec = pipeline.spec(&row).await.unwrap();
-    let host = spec.hostnames[0].clone();
+    let host = spec.hostnames[0].to_string();
 
     // CloudFront: the load balancer for pages, the bucket (through OAC) for media.
     let dist = CdnDriver::new(clients.clone(), Arc::new(cfg.clone()))
@@ -215,7 +218,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
 
     // Idempotent: every driver's ensure again makes nothing new.
     let before = inventory(&cfg, &clients, &spec).await;
-    for step in mywp_jobs::pipeline::StepKind::ALL {
+    for step in StepKind::ALL {
         if let Some(driver) = drivers.get(step) {
             driver
                 .ensure(&spec)
@@ -233,13 +236,19 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
             .s3
             .put_object()
             .bucket(&cfg.media_bucket)
-            .key(format!("{}media/2026/11/photo.jpg", media_prefix(&slug)))
+            .key(format!(
+                "{}media/2026/11/photo.jpg",
+                media_prefix(&spec.slug)
+            ))
             .body(body.as_bytes().to_vec().into())
             .send()
             .await
             .unwrap();
     }
-    let other = format!("{}media/keep.jpg", media_prefix(&format!("{slug}-other")));
+    let other = format!(
+        "{}media/keep.jpg",
+        media_prefix(&SiteSlug::from_stored(&format!("{slug}-other")).unwrap())
+    );
     clients
         .s3
         .put_object()
@@ -272,7 +281,9 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     };
     let before = format!("Before {slug}");
     dataplane::site_sql(&web, &slug, title_sql(&before)).await;
-    let note = web.site_dir(&slug).join("wp-content/uploads/note.txt");
+    let note = web
+        .site_dir(&SiteSlug::from_stored(&slug).unwrap())
+        .join("wp-content/uploads/note.txt");
     std::fs::write(&note, "first").unwrap();
     let snapshot = store
         .request_snapshot(site_id, SnapshotKind::Manual, None)
@@ -285,7 +296,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         .s3
         .list_objects_v2()
         .bucket(&cfg.media_bucket)
-        .prefix(format!("{}{}/", snapshots_prefix(&slug), snapshot.id))
+        .prefix(format!("{}{}/", snapshots_prefix(&spec.slug), snapshot.id))
         .send()
         .await
         .unwrap();
@@ -334,7 +345,12 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         store.steps(site_id).await
     );
     let with_domain = pipeline.spec(&row).await.unwrap();
-    assert_eq!(with_domain.hostnames, vec![host.clone(), www.clone()]);
+    let hostnames: Vec<String> = with_domain
+        .hostnames
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    assert_eq!(hostnames, vec![host.clone(), www.clone()]);
     let certs = CertificateDriver::new(
         clients.clone(),
         Arc::new(cfg.clone()),
@@ -500,7 +516,7 @@ async fn big_snapshot_files_go_up_in_parts_and_come_back_whole() {
         .collect();
     std::fs::write(&big, &data).unwrap();
     let key = SnapshotKey {
-        slug: unique("vault"),
+        slug: SiteSlug::from_stored(&unique("vault")).unwrap(),
         id: 7,
     };
     vault.put(&key, "files.tar.gz", &big).await.unwrap();

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use mywp_jobs::{drivers::SiteSpec, pipeline::StepState, store::Store};
+use mywp_jobs::{domain::StepState, drivers::SiteSpec, store::Store};
 use mywp_tests::{
     aws::{
         infra, inventory, panel_vars, spawn_panel, spawn_worker, write_config, Agent, Inventory,
@@ -65,14 +65,8 @@ async fn two_workers_on_one_postgres_run_each_step_once() {
             assert_eq!(step.state, StepState::Done, "{slug}: {step:?}");
             assert_eq!(step.attempts, 1, "{slug}: {:?} ran once", step.step);
         }
-        let spec = SiteSpec {
-            id: site.id,
-            slug: slug.clone(),
-            title: site.title.clone(),
-            owner_email: email.clone(),
-            hostnames: vec![format!("{slug}.{}", infra.cfg.platform_domain)],
-            primary: None,
-        };
+        let host = format!("{slug}.{}", infra.cfg.platform_domain);
+        let spec = SiteSpec::parse(site.id, slug, &site.title, &email, &[host]).unwrap();
         assert_eq!(
             inventory(&infra.cfg, &infra.clients, &spec).await,
             ONE_SITE,

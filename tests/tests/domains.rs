@@ -51,7 +51,7 @@ async fn a_domain_is_added_served_made_the_address_and_removed() {
     let title = format!("Domains {slug}");
     ann.create_site(&title, &slug).await;
     ann.wait_status(&slug, "live", LIVE).await;
-    let platform = cfg.site_host(&slug);
+    let platform = cfg.addressing.platform_host_of(&slug);
 
     // Bad input: a clear error on the field, nothing recorded.
     for bad in [
@@ -81,7 +81,7 @@ async fn a_domain_is_added_served_made_the_address_and_removed() {
     })
     .await;
     assert!(
-        body.contains(&cfg.site_url(&slug)),
+        body.contains(&cfg.addressing.site_url(&slug)),
         "links name the address"
     );
 
@@ -107,7 +107,7 @@ async fn a_domain_is_added_served_made_the_address_and_removed() {
 
     // The domain becomes the site's address.
     change(&ann, "set_primary_domain", &slug, &domain).await;
-    let home = format!("http://{domain}:{}", cfg.sites_port);
+    let home = format!("http://{domain}:{}", cfg.addressing.port);
     let (_, _, body) = wait_host(&domain, "the site", |s, _, b| {
         s == 200 && b.contains(&format!("<title>{title}"))
     })

@@ -147,6 +147,7 @@ async fn one_job_per_site(store: Store, url: String) {
     let pipeline = Arc::new(Pipeline::new(
         store.clone(),
         Drivers::default(),
+        None,
         Settings::default(),
         unique("pipeline"),
     ));

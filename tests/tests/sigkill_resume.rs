@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mywp_jobs::pipeline::{StepKind, StepState};
+use mywp_jobs::domain::{StepKind, StepState};
 use mywp_tests::{
     dataplane::{leftovers, wait_for_title, Leftovers},
     mywp_bin, unique, Customer, TestApp,

@@ -108,7 +108,11 @@ async fn wp_admin_login_link_opens_the_dashboard_once() {
 async fn postgres_control_plane_and_queue_provision_a_site() {
     let db = mywp_tests::postgres::TestDatabase::create("lifepg").await;
     let url = db.url.clone();
-    let app = TestApp::spawn_with(move |c| c.database_url = Some(url), true).await;
+    let app = TestApp::spawn_with(
+        move |c| c.database_url = Some(mywp_jobs::secrets::Secret::new(url)),
+        true,
+    )
+    .await;
     let ann = app.new_customer().await;
     let slug = unique("pg");
     let title = format!("On Postgres {slug}");

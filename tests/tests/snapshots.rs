@@ -6,8 +6,8 @@
 use std::{os::unix::fs::MetadataExt, path::PathBuf, time::Duration};
 
 use mywp_jobs::{
+    domain::{SiteSlug, SnapshotFacts, SnapshotKind},
     drivers::local::{site_db_name, LocalConfig},
-    store::{SnapshotFacts, SnapshotKind},
 };
 use mywp_tests::{
     customer::Customer,
@@ -89,7 +89,9 @@ async fn snapshot_change_restore_and_delete() {
     // The content the snapshot must bring back.
     let before = format!("Before {slug}");
     site_sql(&cfg, &slug, set_title(&before)).await;
-    let uploads = cfg.site_dir(&slug).join("wp-content/uploads");
+    let uploads = cfg
+        .site_dir(&SiteSlug::from_stored(&slug).unwrap())
+        .join("wp-content/uploads");
     std::fs::write(uploads.join("note.txt"), "first").unwrap();
     wait_for_title(&slug, &before).await;
 
@@ -182,7 +184,9 @@ async fn snapshot_change_restore_and_delete() {
     .await;
     wait_for_title(&slug, &before).await;
     // While a restore runs the site shows a short "being restored" page; none is left.
-    let flag = cfg.site_dir(&slug).join("maintenance");
+    let flag = cfg
+        .site_dir(&SiteSlug::from_stored(&slug).unwrap())
+        .join("maintenance");
     assert!(
         !flag.exists(),
         "the maintenance flag is gone after the restore"
@@ -193,7 +197,9 @@ async fn snapshot_change_restore_and_delete() {
     assert!(body.contains("being restored"), "{body}");
     std::fs::remove_file(&flag).unwrap();
     wait_for_title(&slug, &before).await;
-    let uploads = cfg.site_dir(&slug).join("wp-content/uploads");
+    let uploads = cfg
+        .site_dir(&SiteSlug::from_stored(&slug).unwrap())
+        .join("wp-content/uploads");
     assert_eq!(
         std::fs::read_to_string(uploads.join("note.txt")).unwrap(),
         "first"
@@ -346,7 +352,7 @@ async fn snapshot_change_restore_and_delete() {
 /// snapshot from the workers' sweep; with one kept, the next one replaces it in the vault.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_snapshots_come_and_expire() {
-    let app = TestApp::spawn_with(|c| c.snapshot_keep = 1, true).await;
+    let app = TestApp::spawn_with(|c| c.snapshots.snapshot_keep = 1, true).await;
     let ann = app.new_customer().await;
     let cfg = config();
     let slug = unique("sched");

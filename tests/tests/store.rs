@@ -9,15 +9,17 @@ use std::{
 
 use futures::FutureExt;
 use mywp_jobs::{
-    domain::{CustomDomain, Email, Password, PasswordHash, Role, SiteSlug, SiteStatus, SiteTitle},
-    pipeline::{StepKind, StepState},
+    domain::{
+        CustomDomain, Email, OpState, Password, PasswordHash, Retention, Role, SiteSlug,
+        SiteStatus, SiteTitle, SnapshotFacts, SnapshotKind, StepKind, StepState,
+    },
     store::{
-        now_ms, Account, Backend, BackupOp, Lease, NewSite, OpState, Retention, SiteRow,
-        SnapshotFacts, SnapshotKind, StepRow, Store, StoreError, MAX_DOMAINS_PER_SITE,
+        now_ms, Account, Backend, BackupOp, Lease, NewSite, SiteRow, StepRow, Store, StoreError,
+        MAX_DOMAINS_PER_SITE,
     },
 };
 use mywp_tests::{postgres::TestDatabase, unique};
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 // ---------------------------------------------------------------------------------------
 // The harness: one scenario, two backends.
@@ -99,6 +101,10 @@ on_both_backends!(
     snapshots_and_restores,
     snapshot_retention,
     domains,
+    deleting_a_site_cascades,
+    rows_of_no_parent_are_refused,
+    accounts_and_their_rows,
+    constraints_are_the_same,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1338,4 +1344,371 @@ async fn open_rejects_other_databases() {
         matches!(&err, StoreError::Config(m) if m.contains("mysql")),
         "{err:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Foreign keys: enforced, and the same, on both backends.
+
+/// How many rows of `table` belong to site `site_id`.
+async fn rows_of(store: &Store, table: &str, site_id: i64) -> i64 {
+    sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {table} WHERE site_id = $1"
+    )))
+    .bind(site_id)
+    .fetch_one(store.pool())
+    .await
+    .unwrap_or_else(|e| panic!("{table}: {e}"))
+}
+
+/// Every table a site's rows live in, besides `sites`.
+const SITE_CHILDREN: [&str; 4] = [
+    "site_steps",
+    "site_domains",
+    "site_snapshots",
+    "site_restores",
+];
+
+/// A site with a row in every child table: its steps, a domain, a finished snapshot, a
+/// restore of it with its safety snapshot.
+async fn site_with_everything(store: &Store, owner: &Account) -> SiteRow {
+    let site = site_of(store, owner).await;
+    let domain = CustomDomain::parse(&format!("{}.example", unique("c")), "localhost").unwrap();
+    store.add_domain(site.id, &domain).await.unwrap();
+    let snapshot = store
+        .request_snapshot(site.id, SnapshotKind::Manual, Some(owner.id))
+        .await
+        .unwrap();
+    store.finish_snapshot(snapshot.id, &facts(7)).await.unwrap();
+    let restore = store
+        .request_restore(site.id, snapshot.id, Some(owner.id))
+        .await
+        .unwrap();
+    let safety = store
+        .request_snapshot(site.id, SnapshotKind::PreRestore, None)
+        .await
+        .unwrap();
+    store
+        .set_restore_safety_snapshot(restore.id, safety.id)
+        .await
+        .unwrap();
+    for table in SITE_CHILDREN {
+        assert!(rows_of(store, table, site.id).await > 0, "{table}");
+    }
+    site
+}
+
+async fn deleting_a_site_cascades(store: Store) {
+    let ann = account(&store).await;
+    let site = site_with_everything(&store, &ann).await;
+    let other = site_with_everything(&store, &ann).await;
+    let mut others = Vec::new();
+    for table in SITE_CHILDREN {
+        others.push(rows_of(&store, table, other.id).await);
+    }
+
+    // One DELETE of the site's row: the foreign keys take every child row with it.
+    store.delete_site_row(site.id).await.unwrap();
+    assert_eq!(store.site(site.id).await.unwrap(), None);
+    for table in SITE_CHILDREN {
+        assert_eq!(rows_of(&store, table, site.id).await, 0, "{table}");
+    }
+    let mut left = Vec::new();
+    for table in SITE_CHILDREN {
+        left.push(rows_of(&store, table, other.id).await);
+    }
+    assert_eq!(left, others, "another site's rows are left alone");
+    assert_eq!(store.steps(other.id).await.unwrap().len(), 8);
+}
+
+/// Whether `err` is a foreign key's refusal.
+fn is_fk_violation(err: &StoreError) -> bool {
+    matches!(err, StoreError::Database(sqlx::Error::Database(db)) if db.is_foreign_key_violation())
+}
+
+async fn rows_of_no_parent_are_refused(store: Store) {
+    if store.backend() == Backend::Sqlite {
+        // SQLite enforces foreign keys per connection: every connection of the pool must.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(store.pool().acquire().await.unwrap());
+        }
+        for conn in &mut held {
+            let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!(on, 1, "a pooled SQLite connection without foreign keys");
+        }
+    }
+    let ann = account(&store).await;
+    let site = site_of(&store, &ann).await;
+    let snapshot = store
+        .request_snapshot(site.id, SnapshotKind::Manual, None)
+        .await
+        .unwrap();
+    let missing: i64 = sqlx::query_scalar("SELECT MAX(id) + 1000 FROM sites")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+
+    let step = sqlx::query("INSERT INTO site_steps (site_id, step, state) VALUES ($1, $2, $3)")
+        .bind(missing)
+        .bind(StepKind::Database.as_str())
+        .bind(StepState::Pending.as_str())
+        .execute(store.pool())
+        .await
+        .map_err(StoreError::from)
+        .unwrap_err();
+    assert!(is_fk_violation(&step), "a step of no site: {step:?}");
+    let domain = CustomDomain::parse(&format!("{}.example", unique("m")), "localhost").unwrap();
+    let err = store.add_domain(missing, &domain).await.unwrap_err();
+    assert!(is_fk_violation(&err), "a domain of no site: {err:?}");
+    let err = store
+        .request_snapshot(missing, SnapshotKind::Manual, None)
+        .await
+        .unwrap_err();
+    assert!(is_fk_violation(&err), "a snapshot of no site: {err:?}");
+    let err = store
+        .request_restore(missing, snapshot.id, None)
+        .await
+        .unwrap_err();
+    assert!(is_fk_violation(&err), "a restore of no site: {err:?}");
+    let err = store.create_session(missing).await.unwrap_err();
+    assert!(is_fk_violation(&err), "a session of no account: {err:?}");
+    let err = store
+        .create_site(NewSite {
+            slug: &SiteSlug::parse(&unique("n")).unwrap(),
+            title: &SiteTitle::parse("Nobody's").unwrap(),
+            owner_id: missing,
+        })
+        .await
+        .unwrap_err();
+    assert!(is_fk_violation(&err), "a site of no account: {err:?}");
+
+    for table in SITE_CHILDREN {
+        assert_eq!(rows_of(&store, table, missing).await, 0, "{table}");
+    }
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM site_snapshots").await,
+        1,
+        "only the real site's snapshot"
+    );
+}
+
+async fn accounts_and_their_rows(store: Store) {
+    // The store has no account deletion; these are the rules one would meet.
+    let ann = account(&store).await;
+    let bob = account(&store).await;
+    store.create_session(ann.id).await.unwrap();
+    store.create_session(bob.id).await.unwrap();
+    let site = site_of(&store, &bob).await;
+    let delete = |id: i64| {
+        let store = store.clone();
+        async move {
+            sqlx::query("DELETE FROM accounts WHERE id = $1")
+                .bind(id)
+                .execute(store.pool())
+                .await
+                .map_err(StoreError::from)
+        }
+    };
+    let sessions_of = |id: i64| {
+        let store = store.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions WHERE account_id = $1")
+                .bind(id)
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        }
+    };
+
+    // An account's sessions go with it.
+    assert_eq!(delete(ann.id).await.unwrap().rows_affected(), 1);
+    assert_eq!(sessions_of(ann.id).await, 0);
+    assert_eq!(sessions_of(bob.id).await, 1);
+    // An account that owns a site stays: its sites must be torn down first (they hold
+    // real resources), never cascaded away.
+    let err = delete(bob.id).await.unwrap_err();
+    assert!(is_fk_violation(&err), "{err:?}");
+    assert_eq!(store.site(site.id).await.unwrap().unwrap().owner_id, bob.id);
+    assert_eq!(sessions_of(bob.id).await, 1);
+}
+
+/// The control plane's foreign keys and unique indexes, as the backend reports them, in
+/// one spelling: `child.column -> parent.column ON DELETE rule` and
+/// `UNIQUE table(columns)` (`WHERE …` for a partial index, its condition left out).
+async fn constraints(store: &Store) -> Vec<String> {
+    let (fks, uniques) = match store.backend() {
+        Backend::Sqlite => (
+            "SELECT m.name, f.\"from\", f.\"table\", f.\"to\", f.on_delete
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+             WHERE m.type = 'table'",
+            // Primary keys are left out: SQLite's INTEGER PRIMARY KEY has no index.
+            "SELECT m.name, i.name, i.partial, c.name
+             FROM sqlite_master m, pragma_index_list(m.name) i, pragma_index_info(i.name) c
+             WHERE m.type = 'table' AND i.\"unique\" = 1 AND i.origin <> 'pk'
+             ORDER BY m.name, i.name, c.seqno",
+        ),
+        Backend::Postgres => (
+            "SELECT c.conrelid::regclass::text, a.attname::text, c.confrelid::regclass::text,
+                    pa.attname::text,
+                    CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'a' THEN 'NO ACTION'
+                         WHEN 'r' THEN 'RESTRICT' WHEN 'n' THEN 'SET NULL'
+                         ELSE 'SET DEFAULT' END
+             FROM pg_constraint c
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+             JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1]
+             WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace",
+            "SELECT t.relname::text, i.relname::text,
+                    CASE WHEN x.indpred IS NULL THEN 0 ELSE 1 END, a.attname::text
+             FROM pg_index x
+             JOIN pg_class t ON t.oid = x.indrelid
+             JOIN pg_class i ON i.oid = x.indexrelid
+             JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n) ON true
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+             WHERE x.indisunique AND NOT x.indisprimary
+               AND t.relnamespace = current_schema()::regnamespace
+             ORDER BY t.relname, i.relname, k.n",
+        ),
+    };
+    let mut out: Vec<String> = sqlx::query_as::<_, (String, String, String, String, String)>(fks)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(child, col, parent, to, rule)| {
+            format!("{child}.{col} -> {parent}.{to} ON DELETE {rule}")
+        })
+        .collect();
+    let mut indexes: Vec<(String, String, i64, Vec<String>)> = Vec::new();
+    for (table, index, partial, column) in
+        sqlx::query_as::<_, (String, String, i64, String)>(uniques)
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+    {
+        match indexes.last_mut() {
+            Some((t, i, _, cols)) if *t == table && *i == index => cols.push(column),
+            _ => indexes.push((table, index, partial, vec![column])),
+        }
+    }
+    out.extend(
+        indexes
+            .into_iter()
+            .filter(|(table, ..)| table != "mywp_migrations")
+            .map(|(table, _, partial, cols)| {
+                let partial = if partial == 1 { " WHERE …" } else { "" };
+                format!("UNIQUE {table}({}){partial}", cols.join(", "))
+            }),
+    );
+    out.sort();
+    out
+}
+
+async fn constraints_are_the_same(store: Store) {
+    // The same list on both backends: a rule added to one must be added to the other.
+    assert_eq!(
+        constraints(&store).await,
+        [
+            "UNIQUE accounts(email)",
+            "UNIQUE site_domains(hostname)",
+            "UNIQUE site_restores(site_id) WHERE …",
+            "UNIQUE site_snapshots(site_id) WHERE …",
+            "UNIQUE sites(slug)",
+            "sessions.account_id -> accounts.id ON DELETE CASCADE",
+            "site_domains.site_id -> sites.id ON DELETE CASCADE",
+            "site_restores.site_id -> sites.id ON DELETE CASCADE",
+            "site_snapshots.site_id -> sites.id ON DELETE CASCADE",
+            "site_steps.site_id -> sites.id ON DELETE CASCADE",
+            "sites.owner_id -> accounts.id ON DELETE NO ACTION",
+        ]
+    );
+}
+
+/// A SQLite database from before foreign keys were relied on may hold rows whose parent is
+/// gone; opening it with this version removes them, and keeps every other row.
+#[tokio::test]
+async fn sqlite_upgrade_removes_orphans() {
+    use sqlx::{
+        sqlite::{SqliteConnectOptions, SqliteConnection},
+        ConnectOptions, Connection,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mywp.db");
+    // The schema as the last version without 0004 left it, written by a connection that
+    // does not enforce foreign keys (as the sqlite3 shell does not).
+    let mut conn: SqliteConnection = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .foreign_keys(false)
+        .connect()
+        .await
+        .unwrap();
+    let mut before =
+        sqlx::migrate::Migrator::new(mywp_tests::repo_root().join("migrations").join("sqlite"))
+            .await
+            .unwrap();
+    before.dangerous_set_table_name("mywp_migrations");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 4)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    assert_eq!(before.migrations.len(), 3);
+    before.run(&mut conn).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO accounts (id, email, created_at) VALUES (1, 'ann@example.com', 0);
+         INSERT INTO sessions (token_hash, account_id, created_at, expires_at)
+           VALUES ('kept', 1, 0, 1), ('orphan', 2, 0, 1);
+         INSERT INTO sites (id, slug, title, owner_id, status, created_at, updated_at)
+           VALUES (1, 'kept', 'Kept', 1, 'live', 0, 0);
+         INSERT INTO site_steps (site_id, step, state) VALUES (1, 'database', 'done'),
+           (2, 'database', 'done'), (2, 'files', 'done');
+         INSERT INTO site_domains (site_id, hostname, created_at)
+           VALUES (1, 'kept.example', 0), (2, 'orphan.example', 0);
+         INSERT INTO site_snapshots (id, site_id, kind, state, created_at)
+           VALUES (1, 1, 'manual', 'done', 0), (2, 2, 'manual', 'done', 0);
+         INSERT INTO site_restores (site_id, snapshot_id, state, created_at)
+           VALUES (1, 1, 'done', 0), (2, 2, 'done', 0);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let url = format!("sqlite://{}", path.display());
+    let store = Store::open(&url).await.expect("the old database opens");
+    for table in SITE_CHILDREN {
+        assert_eq!(rows_of(&store, table, 1).await, 1, "{table}: kept");
+        assert_eq!(rows_of(&store, table, 2).await, 0, "{table}: orphans");
+    }
+    let tokens: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM sessions")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(tokens, ["kept"]);
+    let violations = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(
+        violations.is_empty(),
+        "{} rows break a foreign key",
+        violations.len()
+    );
+    // A new site may take the orphans' old id: it starts with nothing of theirs.
+    let ann = store
+        .account_by_email(&Email::parse("ann@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let fresh = site_of(&store, &ann).await;
+    assert_eq!(fresh.id, 2, "SQLite reuses the id after the newest row");
+    assert!(store.snapshots_of(fresh.id).await.unwrap().is_empty());
+    assert!(store.domains_of(fresh.id).await.unwrap().is_empty());
+    store.pool().close().await;
 }

@@ -1,52 +1,19 @@
 //! A site's own domains: add one, remove one, make one the site's address. Each change
 //! sends the site through its steps again (server block, distribution, certificate…).
+//! The list comes with the site (`get_site`).
 
 use leptos::prelude::*;
 
 use crate::error::AppError;
 
-#[cfg(feature = "ssr")]
-pub(crate) mod ssr {
-    use mywp_jobs::store::SiteRow;
-
-    use super::super::ssr::state;
-    use crate::{
-        api::types::{DomainView, Domains},
-        error::AppError,
-    };
-
-    /// The site's domains, as its page shows them.
-    pub async fn domains_of(site: &SiteRow) -> Result<Domains, AppError> {
-        let state = state()?;
-        let rows = state.store.domains_of(site.id).await?;
-        Ok(Domains {
-            platform_host: state.platform_host(&site.slug),
-            primary: site.primary_domain.clone(),
-            items: rows
-                .into_iter()
-                .map(|d| DomainView {
-                    display: idna::domain_to_unicode(&d.hostname).0,
-                    hostname: d.hostname,
-                    created_at: d.created_at,
-                })
-                .collect(),
-            https: state.sites_https,
-        })
-    }
-}
-
-/// The caller's site, not being deleted.
+/// The caller's site `slug`, refused while it is being deleted.
 #[cfg(feature = "ssr")]
 async fn changeable_site(
     slug: &str,
 ) -> Result<(mywp_jobs::store::Account, mywp_jobs::store::SiteRow), AppError> {
-    use super::{sites::owned, ssr::*};
-    let user = require_user()?;
-    let site = owned::site(&user, slug).await?;
+    let (user, site) = super::ssr::access::owned_site(slug).await?;
     if !site.wanted {
-        return Err(fail(AppError::Conflict(
-            "The site is being deleted.".into(),
-        )));
+        return Err(AppError::Conflict("The site is being deleted.".into()));
     }
     Ok((user, site))
 }
@@ -59,10 +26,10 @@ async fn apply(
     action: &str,
     hostname: &str,
 ) -> Result<(), AppError> {
-    use super::{sites::owned, ssr::*};
+    use super::ssr::{changes, state::state};
     state()?.store.reconverge_site(site.id).await?;
-    owned::audit_detail(user, action, site, hostname).await?;
-    owned::hand_to_worker(site.id).await
+    changes::audit(user, action, site, Some(hostname)).await?;
+    changes::hand_to_worker(site.id).await
 }
 
 /// Maps the customer's domain `hostname` (IDNA allowed) to the site.
@@ -70,40 +37,43 @@ async fn apply(
 pub async fn add_domain(slug: String, hostname: String) -> Result<(), AppError> {
     use mywp_jobs::{domain::CustomDomain, store::StoreError};
 
-    use super::ssr::*;
-    let (user, site) = changeable_site(&slug).await?;
-    let state = state()?;
-    let domain =
-        CustomDomain::parse(&hostname, &state.platform_domain).map_err(|e| fail(e.into()))?;
-    match state.store.add_domain(site.id, &domain).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return Err(fail(AppError::invalid(
-                "hostname",
-                format!("{domain} is already mapped to a site."),
-            )))
+    use super::ssr::{respond::respond, state::state};
+    respond(async move {
+        let (user, site) = changeable_site(&slug).await?;
+        let state = state()?;
+        let domain = CustomDomain::parse(&hostname, &state.addressing.platform_domain)?;
+        match state.store.add_domain(site.id, &domain).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(AppError::invalid(
+                    "hostname",
+                    format!("{domain} is already mapped to a site."),
+                ))
+            }
+            Err(StoreError::Config(message)) => return Err(AppError::invalid("hostname", message)),
+            Err(e) => return Err(e.into()),
         }
-        Err(StoreError::Config(message)) => {
-            return Err(fail(AppError::invalid("hostname", message)))
-        }
-        Err(e) => return Err(e.into()),
-    }
-    apply(&user, &site, "site.domain_add", domain.as_str()).await
+        apply(&user, &site, "site.domain_add", domain.as_str()).await
+    })
+    .await
 }
 
 /// Unmaps `hostname` from the site.
 #[server(prefix = "/api", endpoint = "remove_domain")]
 pub async fn remove_domain(slug: String, hostname: String) -> Result<(), AppError> {
-    use super::ssr::*;
-    let (user, site) = changeable_site(&slug).await?;
-    let hostname = hostname.trim().to_ascii_lowercase();
-    if !state()?.store.remove_domain(site.id, &hostname).await? {
-        return Err(fail(AppError::invalid(
-            "hostname",
-            "This site has no such domain.",
-        )));
-    }
-    apply(&user, &site, "site.domain_remove", &hostname).await
+    use super::ssr::{respond::respond, state::state};
+    respond(async move {
+        let (user, site) = changeable_site(&slug).await?;
+        let hostname = hostname.trim().to_ascii_lowercase();
+        if !state()?.store.remove_domain(site.id, &hostname).await? {
+            return Err(AppError::invalid(
+                "hostname",
+                "This site has no such domain.",
+            ));
+        }
+        apply(&user, &site, "site.domain_remove", &hostname).await
+    })
+    .await
 }
 
 /// Makes `hostname`, one of the site's domains, its address (what WordPress links to and
@@ -114,21 +84,24 @@ pub async fn remove_domain(slug: String, hostname: String) -> Result<(), AppErro
 pub async fn set_primary_domain(slug: String, hostname: String) -> Result<(), AppError> {
     use mywp_jobs::domain::SiteStatus;
 
-    use super::ssr::*;
-    let (user, site) = changeable_site(&slug).await?;
-    let hostname = hostname.trim().to_ascii_lowercase();
-    if site.status != SiteStatus::Live {
-        return Err(fail(AppError::Conflict(
-            "Wait until the site is live: its domains are still being set up.".into(),
-        )));
-    }
-    let primary = (!hostname.is_empty()).then_some(hostname.as_str());
-    if !state()?.store.set_primary_domain(site.id, primary).await? {
-        return Err(fail(AppError::invalid(
-            "hostname",
-            "This site has no such domain.",
-        )));
-    }
-    let shown = primary.unwrap_or("platform hostname");
-    apply(&user, &site, "site.domain_primary", shown).await
+    use super::ssr::{respond::respond, state::state};
+    respond(async move {
+        let (user, site) = changeable_site(&slug).await?;
+        let hostname = hostname.trim().to_ascii_lowercase();
+        if site.status != SiteStatus::Live {
+            return Err(AppError::Conflict(
+                "Wait until the site is live: its domains are still being set up.".into(),
+            ));
+        }
+        let primary = (!hostname.is_empty()).then_some(hostname.as_str());
+        if !state()?.store.set_primary_domain(site.id, primary).await? {
+            return Err(AppError::invalid(
+                "hostname",
+                "This site has no such domain.",
+            ));
+        }
+        let shown = primary.unwrap_or("platform hostname");
+        apply(&user, &site, "site.domain_primary", shown).await
+    })
+    .await
 }

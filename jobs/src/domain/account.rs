@@ -165,20 +165,17 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 2] = [Role::Customer, Role::Staff];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Customer => "customer",
             Role::Staff => "staff",
         }
     }
-    pub fn parse(s: &str) -> Role {
-        if s == "staff" {
-            Role::Staff
-        } else {
-            Role::Customer
-        }
-    }
 }
+
+stored_names!(Role, "role");
 
 #[cfg(test)]
 mod tests {
@@ -213,6 +210,14 @@ mod tests {
             let err = Password::parse_new(weak, &email).unwrap_err();
             assert_eq!(err.field, "password", "{weak:?}");
         }
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::try_from(role.as_str().to_owned()), Ok(role));
+        }
+        assert!(Role::try_from("admin".to_owned()).is_err());
     }
 
     #[test]

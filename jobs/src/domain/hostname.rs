@@ -1,7 +1,7 @@
 //! A customer's own domain for a site: an internationalised name, stored as its IDNA
 //! ASCII form (`bücher.example` → `xn--bcher-kva.example`).
 
-use super::Invalid;
+use super::{is_dns_label, Hostname, Invalid};
 
 /// A domain a customer maps to a site, e.g. `www.example.com`: at least two labels, not the
 /// platform's domain or under it, not an address.
@@ -42,15 +42,7 @@ impl CustomDomain {
                 "{raw:?} is not a full domain name: add its ending, such as .com."
             ));
         }
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        };
-        if let Some(label) = labels.iter().find(|l| !label_ok(l)) {
+        if let Some(label) = labels.iter().find(|l| !is_dns_label(l)) {
             return bad(format!(
                 "{raw:?} is not a valid domain name: the part {label:?} may hold only letters, \
                  digits and inner hyphens."
@@ -74,6 +66,11 @@ impl CustomDomain {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The domain as a hostname the site answers to.
+    pub fn to_hostname(&self) -> Hostname {
+        Hostname::parse(&self.0).expect("a parsed domain is a DNS name")
     }
 }
 

@@ -1,6 +1,6 @@
 //! Sites: slugs, titles and statuses.
 
-use super::Invalid;
+use super::{is_dns_label, Invalid};
 
 /// Names no customer may take: they are the platform's own hostnames or look like them.
 const RESERVED: &[&str] = &[
@@ -82,7 +82,7 @@ impl SiteSlug {
                 Self::MAX_LEN
             ));
         }
-        if slug.starts_with('-') || slug.ends_with('-') {
+        if !is_dns_label(&slug) {
             return bad("A subdomain cannot start or end with a hyphen.".into());
         }
         if slug.get(2..4) == Some("--") {
@@ -94,7 +94,28 @@ impl SiteSlug {
         Ok(Self(slug))
     }
 
+    /// A slug the control plane stored: it passed [`Self::parse`] when the site was made,
+    /// but the rules for new names (reserved words, length) may have grown since, so only
+    /// what keeps it a safe DNS label is checked again.
+    pub fn from_stored(stored: &str) -> Result<Self, Invalid> {
+        if is_dns_label(stored) && stored.len() <= Self::MAX_LEN {
+            Ok(Self(stored.to_string()))
+        } else {
+            Err(Invalid::new(
+                "slug",
+                format!("the stored site name {stored:?} is not a DNS label"),
+            ))
+        }
+    }
+
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SiteSlug {
+    type Target = str;
+    fn deref(&self) -> &str {
         &self.0
     }
 }
@@ -151,6 +172,14 @@ pub enum SiteStatus {
 }
 
 impl SiteStatus {
+    pub const ALL: [SiteStatus; 5] = [
+        SiteStatus::Provisioning,
+        SiteStatus::Live,
+        SiteStatus::Failed,
+        SiteStatus::Deleting,
+        SiteStatus::DeleteFailed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SiteStatus::Provisioning => "provisioning",
@@ -160,17 +189,9 @@ impl SiteStatus {
             SiteStatus::DeleteFailed => "delete_failed",
         }
     }
-
-    pub fn parse(s: &str) -> SiteStatus {
-        match s {
-            "live" => SiteStatus::Live,
-            "failed" => SiteStatus::Failed,
-            "deleting" => SiteStatus::Deleting,
-            "delete_failed" => SiteStatus::DeleteFailed,
-            _ => SiteStatus::Provisioning,
-        }
-    }
 }
+
+stored_names!(SiteStatus, "site status");
 
 #[cfg(test)]
 mod tests {
@@ -203,5 +224,13 @@ mod tests {
         assert!(SiteTitle::parse("   ").is_err());
         assert!(SiteTitle::parse(&"x".repeat(81)).is_err());
         assert!(SiteTitle::parse("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in SiteStatus::ALL {
+            assert_eq!(SiteStatus::try_from(status.as_str().to_owned()), Ok(status));
+        }
+        assert!(SiteStatus::try_from("gone".to_owned()).is_err());
     }
 }

@@ -8,40 +8,15 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod local;
+mod vault_step;
 
 use std::{future::Future, sync::Arc};
 
 use futures::future::BoxFuture;
 
-use crate::pipeline::StepKind;
-
-/// What a driver needs to know about the site it works on.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SiteSpec {
-    /// The site's id in the control plane.
-    pub id: i64,
-    /// The DNS label the site is served under (`<slug>.<platform domain>`).
-    pub slug: String,
-    /// The site's title, as WordPress shows it.
-    pub title: String,
-    /// The owner's email: WordPress's admin account.
-    pub owner_email: String,
-    /// Every hostname the site answers to, the platform hostname first, then the
-    /// customer's own domains.
-    pub hostnames: Vec<String>,
-    /// The customer's domain WordPress uses as the site's address; `None`: the platform
-    /// hostname.
-    pub primary: Option<String>,
-}
-
-impl std::fmt::Debug for SiteSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SiteSpec")
-            .field("id", &self.id)
-            .field("slug", &self.slug)
-            .finish_non_exhaustive()
-    }
-}
+use crate::domain::StepKind;
+pub use crate::domain::{SiteSpec, StepError};
+pub use vault_step::VaultStep;
 
 /// How an `ensure` ended when it did not fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,29 +42,6 @@ pub enum Removed {
         retry_after: std::time::Duration,
         reason: String,
     },
-}
-
-/// A driver's failure.
-#[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    /// Worth retrying with backoff: a timeout, a refused connection, a throttled call.
-    #[error("{0}")]
-    Transient(String),
-    /// Retrying will not help until someone changes something: the message says what.
-    #[error("{0}")]
-    Permanent(String),
-}
-
-impl StepError {
-    pub fn transient(e: impl std::fmt::Display) -> Self {
-        Self::Transient(e.to_string())
-    }
-    pub fn permanent(e: impl std::fmt::Display) -> Self {
-        Self::Permanent(e.to_string())
-    }
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient(_))
-    }
 }
 
 /// One step's implementation in one deployment shape: what each driver writes, as two
@@ -170,9 +122,6 @@ pub struct Drivers {
     pub dns: Option<Arc<dyn StepDriver>>,
     pub certificate: Option<Arc<dyn StepDriver>>,
     pub backup: Option<Arc<dyn StepDriver>>,
-    /// Logical snapshots of each site, taken and restored by the pipeline outside the steps
-    /// (the backup step makes their place); `None`: not available here.
-    pub snapshots: Option<Arc<crate::snapshots::Snapshots>>,
 }
 
 impl Drivers {

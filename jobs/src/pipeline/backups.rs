@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use super::{retry, Pipeline};
 use crate::{
-    domain::SiteStatus,
+    domain::{SiteStatus, SnapshotFacts, SnapshotKind},
     drivers::{SiteSpec, StepError},
     snapshots::Snapshots,
-    store::{BackupOp, RestoreRow, SiteRow, SnapshotFacts, SnapshotKind, SnapshotRow, StoreError},
+    store::{BackupOp, RestoreRow, SiteRow, SnapshotRow, StoreError},
 };
 
 impl Pipeline {
@@ -28,7 +28,7 @@ impl Pipeline {
         } else {
             "Snapshots are not available in this deployment.".to_string()
         };
-        let snapshots = match &self.drivers.snapshots {
+        let snapshots = match &self.snapshots {
             Some(snapshots) if site.status == SiteStatus::Live => Arc::clone(snapshots),
             _ => {
                 while let Some(op) = self.store.next_backup_op(site.id).await? {

@@ -5,7 +5,5 @@ mod backups;
 pub mod plan;
 mod retry;
 mod runner;
-mod step;
 
 pub use runner::{Outcome, Pipeline, Settings};
-pub use step::{StepKind, StepState};

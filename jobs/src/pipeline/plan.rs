@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
-    pipeline::{StepKind, StepState},
+    domain::{StepKind, StepState},
     store::StepRow,
 };
 

@@ -11,19 +11,20 @@ use futures::{stream::FuturesUnordered, StreamExt};
 
 use super::{
     plan::{self, Direction},
-    retry, StepKind, StepState,
+    retry,
 };
 use crate::{
-    domain::SiteStatus,
+    domain::{Hostname, Retention, SiteAddressing, SiteStatus, StepKind, StepState},
     drivers::{Drivers, Ensured, Removed, SiteSpec, StepDriver, StepError},
-    store::{now_ms, Lease, Retention, SiteRow, StepRow, Store, StoreError},
+    snapshots::Snapshots,
+    store::{now_ms, Lease, SiteRow, StepRow, Store, StoreError},
 };
 
 /// How the pipeline retries and leases.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The domain every site gets a subdomain of (`<slug>.<platform_domain>`).
-    pub platform_domain: String,
+    /// How sites are addressed: a site answers to its platform hostname first.
+    pub addressing: SiteAddressing,
     /// Tries of one step before a transient error counts as a failure.
     pub max_attempts: u32,
     /// The first retry's delay; each retry doubles it.
@@ -39,7 +40,11 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            platform_domain: "localhost".into(),
+            addressing: SiteAddressing {
+                platform_domain: Hostname::parse("localhost").expect("a DNS name"),
+                port: 8080,
+                https: false,
+            },
             max_attempts: 5,
             backoff: Duration::from_millis(250),
             lease_ttl: Duration::from_secs(15),
@@ -65,6 +70,8 @@ pub enum Outcome {
 pub struct Pipeline {
     pub(super) store: Store,
     pub(super) drivers: Drivers,
+    /// The sites' snapshots, taken and restored after the steps; `None`: not available here.
+    pub(super) snapshots: Option<Arc<Snapshots>>,
     pub(super) settings: Settings,
     worker_id: String,
     /// Numbers each run: a lease belongs to one run, not to the whole process.
@@ -72,10 +79,17 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(store: Store, drivers: Drivers, settings: Settings, worker_id: String) -> Self {
+    pub fn new(
+        store: Store,
+        drivers: Drivers,
+        snapshots: Option<Arc<Snapshots>>,
+        settings: Settings,
+        worker_id: String,
+    ) -> Self {
         Self {
             store,
             drivers,
+            snapshots,
             settings,
             worker_id,
             runs: Default::default(),
@@ -94,20 +108,9 @@ impl Pipeline {
         &self.drivers
     }
 
-    /// The spec drivers work from: the site's platform hostname, then its own domains.
+    /// The spec drivers work from (see [`Store::site_spec`]).
     pub async fn spec(&self, site: &SiteRow) -> Result<SiteSpec, StoreError> {
-        let mut hostnames = vec![format!("{}.{}", site.slug, self.settings.platform_domain)];
-        for domain in self.store.domains_of(site.id).await? {
-            hostnames.push(domain.hostname);
-        }
-        Ok(SiteSpec {
-            id: site.id,
-            slug: site.slug.clone(),
-            title: site.title.clone(),
-            owner_email: site.owner_email.clone(),
-            hostnames,
-            primary: site.primary_domain.clone(),
-        })
+        self.store.site_spec(site, &self.settings.addressing).await
     }
 
     /// Runs the site's pipeline as far as it can go now.

@@ -14,7 +14,7 @@ use std::{
 use flate2::{read::GzDecoder, write::GzEncoder, Compression};
 
 use super::{HashingWriter, Written};
-use crate::drivers::StepError;
+use crate::domain::StepError;
 
 /// The directory a restore unpacks into, beside the live one.
 fn incoming(content: &Path) -> PathBuf {

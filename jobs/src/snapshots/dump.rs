@@ -16,11 +16,9 @@ use flate2::{read::GzDecoder, write::GzEncoder, Compression};
 
 use super::{HashingWriter, Written};
 use crate::{
-    drivers::{
-        local::{site_db_name, DbServer, LocalConfig},
-        StepError,
-    },
-    secrets::Secret,
+    domain::{SiteSpec, StepError},
+    secrets::{MasterKey, Secret},
+    sitedb::{self, DbServer},
 };
 
 /// The client programs (Debian's mariadb-client).
@@ -36,14 +34,14 @@ pub struct SiteDatabase {
 }
 
 impl SiteDatabase {
-    pub fn of(cfg: &LocalConfig, slug: &str) -> Self {
-        let name = site_db_name(slug);
-        Self {
-            user: name.clone(),
-            name,
-            password: cfg.master_key.derive("db-password", slug),
-            server: cfg.db.clone(),
-        }
+    pub fn of(site: &SiteSpec, key: &MasterKey, server: &DbServer) -> Result<Self, StepError> {
+        let db = sitedb::SiteDatabase::of(site, key)?;
+        Ok(Self {
+            user: db.name.clone(),
+            name: db.name,
+            password: db.password,
+            server: server.clone(),
+        })
     }
 
     /// An option file in `dir` with the connection and credentials, mode 0600.

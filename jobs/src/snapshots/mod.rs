@@ -10,7 +10,6 @@
 
 mod archive;
 mod dump;
-mod step;
 mod vault;
 
 use std::{io::Write, path::PathBuf, sync::Arc};
@@ -18,12 +17,12 @@ use std::{io::Write, path::PathBuf, sync::Arc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use step::SnapshotsStep;
 pub use vault::{Download, LocalVault, SnapshotKey, Vault};
 
 use crate::{
-    drivers::{local::LocalConfig, SiteSpec, StepError},
-    store::SnapshotFacts,
+    domain::{SiteSlug, SiteSpec, SnapshotFacts, StepError},
+    secrets::MasterKey,
+    sitedb::DbServer,
 };
 
 /// The files of a snapshot.
@@ -103,9 +102,30 @@ fn file_sha256(path: &std::path::Path) -> std::io::Result<Written> {
     writer.finish()
 }
 
-/// Takes and restores snapshots of the sites a [`LocalConfig`] describes.
+/// Where the sites' content is: what a snapshot reads and a restore writes.
+#[derive(Debug, Clone)]
+pub struct SiteContent {
+    /// The sites' directories: `<sites_dir>/<slug>/wp-content`.
+    pub sites_dir: PathBuf,
+    /// The server of the sites' databases.
+    pub db: DbServer,
+    /// The sites' database passwords derive from it.
+    pub master_key: MasterKey,
+}
+
+impl SiteContent {
+    fn site_dir(&self, slug: &SiteSlug) -> PathBuf {
+        self.sites_dir.join(slug.as_str())
+    }
+
+    fn database(&self, site: &SiteSpec) -> Result<dump::SiteDatabase, StepError> {
+        dump::SiteDatabase::of(site, &self.master_key, &self.db)
+    }
+}
+
+/// Takes and restores snapshots of the sites whose content [`SiteContent`] locates.
 pub struct Snapshots {
-    web: Arc<LocalConfig>,
+    web: SiteContent,
     vault: Arc<dyn Vault>,
     /// Where dumps and archives are staged; each operation gets its own directory.
     work_dir: PathBuf,
@@ -114,7 +134,7 @@ pub struct Snapshots {
 impl Snapshots {
     /// `work_dir` stages each snapshot before it goes to the vault: it needs room for the
     /// biggest site's compressed database and files.
-    pub fn new(web: Arc<LocalConfig>, vault: Arc<dyn Vault>, work_dir: PathBuf) -> Self {
+    pub fn new(web: SiteContent, vault: Arc<dyn Vault>, work_dir: PathBuf) -> Self {
         Self {
             web,
             vault,
@@ -123,10 +143,9 @@ impl Snapshots {
     }
 
     /// Snapshots on this host: in `<state>/snapshots/`, staged in `<state>/snapshot-work/`.
-    pub fn local(web: Arc<LocalConfig>) -> Self {
-        let vault = Arc::new(LocalVault::new(web.state_dir.join("snapshots")));
-        let work = web.state_dir.join("snapshot-work");
-        Self::new(web, vault, work)
+    pub fn local(web: SiteContent, state_dir: &std::path::Path) -> Self {
+        let vault = Arc::new(LocalVault::new(state_dir.join("snapshots")));
+        Self::new(web, vault, state_dir.join("snapshot-work"))
     }
 
     pub fn vault(&self) -> &Arc<dyn Vault> {
@@ -159,7 +178,7 @@ impl Snapshots {
             work.path().join(DATABASE_FILE),
             work.path().join(FILES_FILE),
         );
-        let database = dump::SiteDatabase::of(&self.web, &site.slug);
+        let database = self.web.database(site)?;
         let content = self.web.site_dir(&site.slug).join("wp-content");
         let (dir, db_out, files_out) = (
             work.path().to_path_buf(),
@@ -179,7 +198,7 @@ impl Snapshots {
         let manifest = Manifest {
             format: 1,
             site_id: site.id,
-            slug: site.slug.clone(),
+            slug: site.slug.to_string(),
             snapshot_id: id,
             taken_at_ms: crate::store::now_ms(),
             database: Part {
@@ -229,7 +248,7 @@ impl Snapshots {
         );
         self.vault.get(&key, DATABASE_FILE, &db_file).await?;
         self.vault.get(&key, FILES_FILE, &files_file).await?;
-        let database = dump::SiteDatabase::of(&self.web, &site.slug);
+        let database = self.web.database(site)?;
         let site_dir = self.web.site_dir(&site.slug);
         let content = site_dir.join("wp-content");
         let dir = work.path().to_path_buf();
@@ -247,10 +266,10 @@ impl Snapshots {
     }
 
     /// Deletes snapshot `id` of the site.
-    pub async fn forget(&self, slug: &str, id: i64) -> Result<(), StepError> {
+    pub async fn forget(&self, slug: &SiteSlug, id: i64) -> Result<(), StepError> {
         self.vault
             .delete(&SnapshotKey {
-                slug: slug.to_string(),
+                slug: slug.clone(),
                 id,
             })
             .await
@@ -294,7 +313,7 @@ fn verify(path: &std::path::Path, sha256: &str, id: i64) -> Result<(), StepError
 /// day (no operation takes that long; a live one writes as it goes).
 fn remove_stale_work(dir: &std::path::Path) {
     let day = std::time::Duration::from_secs(24 * 3600);
-    for path in crate::drivers::local::fsutil::stale_entries(dir, "op-", day) {
+    for path in crate::fsutil::stale_entries(dir, "op-", day) {
         if let Err(e) = std::fs::remove_dir_all(&path) {
             tracing::warn!(path = %path.display(), error = %e, "cannot remove stale snapshot work");
         }

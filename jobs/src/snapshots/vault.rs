@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use futures::{future::BoxFuture, FutureExt};
 
-use crate::drivers::{local::check_slug, StepError};
+use crate::domain::{SiteSlug, StepError};
 
 /// One snapshot's place in a vault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotKey {
-    pub slug: String,
+    pub slug: SiteSlug,
     pub id: i64,
 }
 
@@ -29,9 +29,9 @@ pub enum Download {
 pub trait Vault: Send + Sync {
     /// Where `slug`'s snapshots are, for people (`/var/lib/mywp/snapshots/blog/`,
     /// `s3://bucket/sites/blog/snapshots/`).
-    fn location(&self, slug: &str) -> String;
+    fn location(&self, slug: &SiteSlug) -> String;
     /// Makes room for `slug`'s snapshots (nothing to do where space is implicit).
-    fn prepare<'a>(&'a self, slug: &'a str) -> BoxFuture<'a, Result<(), StepError>>;
+    fn prepare<'a>(&'a self, slug: &'a SiteSlug) -> BoxFuture<'a, Result<(), StepError>>;
     /// Stores the file at `from` as `name` of snapshot `key`.
     fn put<'a>(
         &'a self,
@@ -56,7 +56,7 @@ pub trait Vault: Send + Sync {
     /// Deletes snapshot `key`; succeeds when it is already gone.
     fn delete<'a>(&'a self, key: &'a SnapshotKey) -> BoxFuture<'a, Result<(), StepError>>;
     /// Deletes every snapshot of `slug`; succeeds when there is none.
-    fn delete_site<'a>(&'a self, slug: &'a str) -> BoxFuture<'a, Result<(), StepError>>;
+    fn delete_site<'a>(&'a self, slug: &'a SiteSlug) -> BoxFuture<'a, Result<(), StepError>>;
 }
 
 /// Snapshots in a directory of this host: `<root>/<slug>/<id>/<name>`, readable by the
@@ -71,9 +71,8 @@ impl LocalVault {
         Self { root }
     }
 
-    fn site_dir(&self, slug: &str) -> Result<PathBuf, StepError> {
-        check_slug(slug)?;
-        Ok(self.root.join(slug))
+    fn site_dir(&self, slug: &SiteSlug) -> Result<PathBuf, StepError> {
+        Ok(self.root.join(slug.as_str()))
     }
 
     fn snapshot_dir(&self, key: &SnapshotKey) -> Result<PathBuf, StepError> {
@@ -116,11 +115,11 @@ fn blocking<'a>(
 }
 
 impl Vault for LocalVault {
-    fn location(&self, slug: &str) -> String {
-        format!("{}/", self.root.join(slug).display())
+    fn location(&self, slug: &SiteSlug) -> String {
+        format!("{}/", self.root.join(slug.as_str()).display())
     }
 
-    fn prepare<'a>(&'a self, slug: &'a str) -> BoxFuture<'a, Result<(), StepError>> {
+    fn prepare<'a>(&'a self, slug: &'a SiteSlug) -> BoxFuture<'a, Result<(), StepError>> {
         let dir = self.site_dir(slug);
         let root = self.root.clone();
         blocking(move || {
@@ -196,7 +195,7 @@ impl Vault for LocalVault {
         blocking(move || remove_tree(&dir?))
     }
 
-    fn delete_site<'a>(&'a self, slug: &'a str) -> BoxFuture<'a, Result<(), StepError>> {
+    fn delete_site<'a>(&'a self, slug: &'a SiteSlug) -> BoxFuture<'a, Result<(), StepError>> {
         let dir = self.site_dir(slug);
         blocking(move || remove_tree(&dir?))
     }

@@ -2,16 +2,24 @@
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use super::{conflict, now_ms, Store, StoreError};
 use crate::domain::{Email, PasswordHash, Role};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Account {
     pub id: i64,
     pub email: String,
+    #[sqlx(try_from = "String")]
     pub role: Role,
+}
+
+/// An account with its password hash, as login reads it.
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    #[sqlx(flatten)]
+    account: Account,
+    password_hash: Option<String>,
 }
 
 /// A session's secret token, as it travels in the cookie. Only its hash is stored.
@@ -35,14 +43,6 @@ impl SessionToken {
     }
 }
 
-fn account(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
-    Ok(Account {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        role: Role::parse(row.try_get::<String, _>("role")?.as_str()),
-    })
-}
-
 /// Sessions last 30 days.
 pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 
@@ -53,7 +53,7 @@ impl Store {
         hash: &PasswordHash,
         role: Role,
     ) -> Result<Account, StoreError> {
-        let row = sqlx::query(
+        sqlx::query_as(
             "INSERT INTO accounts (email, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
              RETURNING id, email, role",
         )
@@ -63,8 +63,7 @@ impl Store {
         .bind(now_ms())
         .fetch_one(&self.pool)
         .await
-        .map_err(conflict("account"))?;
-        Ok(account(&row)?)
+        .map_err(conflict("account"))
     }
 
     /// The account with `email` and its password hash, if any.
@@ -72,16 +71,12 @@ impl Store {
         &self,
         email: &Email,
     ) -> Result<Option<(Account, Option<PasswordHash>)>, StoreError> {
-        let row =
-            sqlx::query("SELECT id, email, role, password_hash FROM accounts WHERE email = $1")
+        let row: Option<LoginRow> =
+            sqlx::query_as("SELECT id, email, role, password_hash FROM accounts WHERE email = $1")
                 .bind(email.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
-        row.map(|r| {
-            let hash: Option<String> = r.try_get("password_hash")?;
-            Ok((account(&r)?, hash.map(PasswordHash)))
-        })
-        .transpose()
+        Ok(row.map(|r| (r.account, r.password_hash.map(PasswordHash))))
     }
 
     pub async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
@@ -118,15 +113,14 @@ impl Store {
         &self,
         token: &SessionToken,
     ) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT a.id, a.email, a.role FROM sessions s JOIN accounts a ON a.id = s.account_id
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token.hash())
         .bind(now_ms())
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(account).transpose()?)
+        .await?)
     }
 
     pub async fn delete_session(&self, token: &SessionToken) -> Result<(), StoreError> {
@@ -161,17 +155,16 @@ impl Store {
         ip: &str,
         since_ms: i64,
     ) -> Result<(i64, i64), StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT
-               (SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $3) AS by_email,
-               (SELECT COUNT(*) FROM login_failures WHERE ip = $2 AND at >= $3) AS by_ip",
+               (SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $3),
+               (SELECT COUNT(*) FROM login_failures WHERE ip = $2 AND at >= $3)",
         )
         .bind(email)
         .bind(ip)
         .bind(since_ms)
         .fetch_one(&self.pool)
-        .await?;
-        Ok((row.try_get("by_email")?, row.try_get("by_ip")?))
+        .await?)
     }
 
     pub async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError> {

@@ -1,10 +1,8 @@
 //! The audit log: who did what, to what, when and from where.
 
-use sqlx::Row;
-
 use super::{now_ms, Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditEntry {
     pub actor_id: Option<i64>,
     pub action: String,
@@ -39,26 +37,13 @@ impl Store {
 
     /// The newest `limit` entries about `target`.
     pub async fn audit_for(&self, target: &str, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT actor_id, action, target, detail, ip, at FROM audit_log WHERE target = $1
              ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(target)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    actor_id: r.try_get("actor_id")?,
-                    action: r.try_get("action")?,
-                    target: r.try_get("target")?,
-                    detail: r.try_get("detail")?,
-                    ip: r.try_get("ip")?,
-                    at: r.try_get("at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        .await?)
     }
 }

@@ -1,17 +1,12 @@
 //! Customers' own domains for their sites, and which one is the site's address.
 
-use sqlx::Row;
-
 use super::{conflict, now_ms, Store, StoreError};
-use crate::{
-    domain::{CustomDomain, SiteStatus},
-    pipeline::StepState,
-};
+use crate::domain::{CustomDomain, SiteStatus, StepState};
 
 /// How many domains one site may have.
 pub const MAX_DOMAINS_PER_SITE: i64 = 20;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DomainRow {
     pub hostname: String,
     pub created_at: i64,
@@ -21,11 +16,10 @@ impl Store {
     /// Maps `domain` to the site. A domain belongs to one site: another's is
     /// `Conflict("domain")`; past [`MAX_DOMAINS_PER_SITE`] it is `Config` with a message.
     pub async fn add_domain(&self, site_id: i64, domain: &CustomDomain) -> Result<(), StoreError> {
-        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM site_domains WHERE site_id = $1")
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM site_domains WHERE site_id = $1")
             .bind(site_id)
             .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
+            .await?;
         if count >= MAX_DOMAINS_PER_SITE {
             return Err(StoreError::Config(format!(
                 "A site can have at most {MAX_DOMAINS_PER_SITE} domains."
@@ -61,22 +55,13 @@ impl Store {
 
     /// The site's domains, oldest first.
     pub async fn domains_of(&self, site_id: i64) -> Result<Vec<DomainRow>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT hostname, created_at FROM site_domains WHERE site_id = $1
              ORDER BY created_at, id",
         )
         .bind(site_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DomainRow {
-                    hostname: r.try_get("hostname")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        .await?)
     }
 
     /// Makes `hostname` (one of the site's domains) the site's address, or with `None` the

@@ -2,7 +2,10 @@
 //! chosen by the database URL's scheme.
 //!
 //! Queries are written once, in the SQL both backends share (`$1` parameters, `RETURNING`,
-//! `ON CONFLICT`); each backend has its own migrations under `migrations/<backend>/`.
+//! `ON CONFLICT`); each backend has its own migrations under `migrations/<backend>/`, with
+//! the same constraints: foreign keys are enforced on both (a site's rows go with it).
+//! Rows are read into their types by `sqlx::FromRow`; stored names become domain values
+//! through their `TryFrom<String>`.
 
 mod accounts;
 mod audit;
@@ -10,19 +13,18 @@ mod domains;
 mod queued_runs;
 mod sites;
 mod snapshots;
+mod spec;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::{any::AnyPoolOptions, AnyPool};
+use sqlx::{any::AnyPoolOptions, AnyPool, Executor};
 
 pub use accounts::{Account, SessionToken};
 pub use audit::AuditEntry;
 pub use domains::{DomainRow, MAX_DOMAINS_PER_SITE};
 pub use queued_runs::{RunClaim, LOST_AFTER_MS};
 pub use sites::{Lease, NewSite, SiteRow, StepRow};
-pub use snapshots::{
-    BackupOp, OpState, RestoreRow, Retention, SnapshotFacts, SnapshotKind, SnapshotRow,
-};
+pub use snapshots::{BackupOp, RestoreRow, SnapshotRow};
 
 /// Which database the control plane runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +108,18 @@ impl Store {
         let max = if backend == Backend::Sqlite { 8 } else { 16 };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // SQLite enforces foreign keys per connection, and only when asked.
+                        // sqlx asks by default today; the store relies on it (a site's rows
+                        // cascade, a row of no site is refused, as on PostgreSQL), so it
+                        // asks itself rather than trust a default.
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await?;
         if backend == Backend::Sqlite {

@@ -8,8 +8,6 @@
 //! before that is seen by its run, and any later request queues a job of its own. A site
 //! that no longer exists cannot be claimed: nothing is queued for it.
 
-use sqlx::Row;
-
 use super::{Store, StoreError};
 
 /// A claim whose job is this late (due this long ago and not started) counts as lost: a job
@@ -43,15 +41,9 @@ impl Store {
         // A few rounds of read, then swap if unchanged; losing every round means others keep
         // queueing jobs for the site, so one waits anyway.
         for _ in 0..8 {
-            let Some(row) = sqlx::query("SELECT queued_job, queued_for FROM sites WHERE id = $1")
-                .bind(site_id)
-                .fetch_optional(&self.pool)
-                .await?
-            else {
+            let Some((waiting, waiting_for)) = self.queued_columns(site_id).await? else {
                 return Ok(RunClaim::NoSite);
             };
-            let waiting: Option<String> = row.try_get("queued_job")?;
-            let waiting_for: Option<i64> = row.try_get("queued_for")?;
             let live = match (&waiting, waiting_for) {
                 (Some(_), Some(at)) => at >= super::now_ms() - LOST_AFTER_MS,
                 _ => false,
@@ -107,13 +99,22 @@ impl Store {
 
     /// The job waiting for the site, if any: its id and when it is due.
     pub async fn queued_run(&self, site_id: i64) -> Result<Option<(String, i64)>, StoreError> {
-        let row = sqlx::query("SELECT queued_job, queued_for FROM sites WHERE id = $1")
-            .bind(site_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let job: Option<String> = row.try_get("queued_job")?;
-        let at: Option<i64> = row.try_get("queued_for")?;
+        let Some((job, at)) = self.queued_columns(site_id).await? else {
+            return Ok(None);
+        };
         Ok(job.zip(at))
+    }
+
+    /// The site's `queued_job` and `queued_for`; `None`: no such site.
+    async fn queued_columns(
+        &self,
+        site_id: i64,
+    ) -> Result<Option<(Option<String>, Option<i64>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT queued_job, queued_for FROM sites WHERE id = $1")
+                .bind(site_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }

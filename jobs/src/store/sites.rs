@@ -1,12 +1,7 @@
 //! Sites, their provisioning steps and the per-site lease that keeps one worker on a site.
 
-use sqlx::{any::AnyRow, AssertSqlSafe, Row};
-
 use super::{conflict, now_ms, Store, StoreError};
-use crate::{
-    domain::{SiteSlug, SiteStatus, SiteTitle},
-    pipeline::{StepKind, StepState},
-};
+use crate::domain::{SiteSlug, SiteStatus, SiteTitle, StepKind, StepState, UnknownName};
 
 pub struct NewSite<'a> {
     pub slug: &'a SiteSlug,
@@ -14,15 +9,17 @@ pub struct NewSite<'a> {
     pub owner_id: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SiteRow {
     pub id: i64,
     pub slug: String,
     pub title: String,
     pub owner_id: i64,
     pub owner_email: String,
+    #[sqlx(try_from = "String")]
     pub status: SiteStatus,
     /// False once deletion was asked for.
+    #[sqlx(flatten, try_from = "Desired")]
     pub wanted: bool,
     pub last_error: Option<String>,
     pub created_at: i64,
@@ -43,9 +40,11 @@ pub enum Lease {
     NoSite,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StepRow {
+    #[sqlx(try_from = "String")]
     pub step: StepKind,
+    #[sqlx(try_from = "String")]
     pub state: StepState,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -67,38 +66,26 @@ macro_rules! select_sites {
     };
 }
 
-fn site(row: &AnyRow) -> Result<SiteRow, sqlx::Error> {
-    Ok(SiteRow {
-        id: row.try_get("id")?,
-        slug: row.try_get("slug")?,
-        title: row.try_get("title")?,
-        owner_id: row.try_get("owner_id")?,
-        owner_email: row.try_get("owner_email")?,
-        status: SiteStatus::parse(row.try_get::<String, _>("status")?.as_str()),
-        wanted: row.try_get::<String, _>("desired")? == "present",
-        last_error: row.try_get("last_error")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        live_at: row.try_get("live_at")?,
-        primary_domain: row.try_get("primary_domain")?,
-    })
+/// The `sites.desired` column, read into `SiteRow::wanted`: `present` until deletion is
+/// asked for, then `absent`.
+#[derive(sqlx::FromRow)]
+struct Desired {
+    desired: String,
 }
 
-fn step(row: &AnyRow) -> Result<StepRow, sqlx::Error> {
-    let name: String = row.try_get("step")?;
-    let state: String = row.try_get("state")?;
-    Ok(StepRow {
-        step: StepKind::parse(&name)
-            .ok_or_else(|| sqlx::Error::Decode(format!("unknown step {name:?}").into()))?,
-        state: StepState::parse(&state)
-            .ok_or_else(|| sqlx::Error::Decode(format!("unknown step state {state:?}").into()))?,
-        attempts: row.try_get("attempts")?,
-        last_error: row.try_get("last_error")?,
-        resource: row.try_get("resource")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-    })
+impl TryFrom<Desired> for bool {
+    type Error = UnknownName;
+
+    fn try_from(column: Desired) -> Result<bool, UnknownName> {
+        match column.desired.as_str() {
+            "present" => Ok(true),
+            "absent" => Ok(false),
+            _ => Err(UnknownName {
+                what: "desired state",
+                name: column.desired,
+            }),
+        }
+    }
 }
 
 impl Store {
@@ -106,7 +93,7 @@ impl Store {
     pub async fn create_site(&self, new: NewSite<'_>) -> Result<SiteRow, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO sites (slug, title, owner_id, status, desired, created_at, updated_at)
              VALUES ($1, $2, $3, $4, 'present', $5, $5) RETURNING id",
         )
@@ -117,8 +104,7 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *tx)
         .await
-        .map_err(conflict("site"))?
-        .try_get("id")?;
+        .map_err(conflict("site"))?;
         for kind in StepKind::ALL {
             sqlx::query("INSERT INTO site_steps (site_id, step, state) VALUES ($1, $2, $3)")
                 .bind(id)
@@ -132,19 +118,17 @@ impl Store {
     }
 
     pub async fn site(&self, id: i64) -> Result<Option<SiteRow>, StoreError> {
-        let row = sqlx::query(select_sites!("WHERE s.id = $1"))
+        Ok(sqlx::query_as(select_sites!("WHERE s.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(site).transpose()?)
+            .await?)
     }
 
     pub async fn site_by_slug(&self, slug: &str) -> Result<Option<SiteRow>, StoreError> {
-        let row = sqlx::query(select_sites!("WHERE s.slug = $1"))
+        Ok(sqlx::query_as(select_sites!("WHERE s.slug = $1"))
             .bind(slug)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(site).transpose()?)
+            .await?)
     }
 
     /// One page of `owner_id`'s sites, newest first, and how many they have in all.
@@ -154,7 +138,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<SiteRow>, i64), StoreError> {
-        let rows = sqlx::query(select_sites!(
+        let sites = sqlx::query_as(select_sites!(
             "WHERE s.owner_id = $1 ORDER BY s.created_at DESC, s.id DESC LIMIT $2 OFFSET $3"
         ))
         .bind(owner_id)
@@ -162,24 +146,21 @@ impl Store {
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sites WHERE owner_id = $1")
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sites WHERE owner_id = $1")
             .bind(owner_id)
             .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        let sites = rows.iter().map(site).collect::<Result<_, _>>()?;
+            .await?;
         Ok((sites, total))
     }
 
     pub async fn steps(&self, site_id: i64) -> Result<Vec<StepRow>, StoreError> {
-        let rows = sqlx::query(
+        let mut steps: Vec<StepRow> = sqlx::query_as(
             "SELECT step, state, attempts, last_error, resource, started_at, finished_at, next_attempt_at
              FROM site_steps WHERE site_id = $1",
         )
         .bind(site_id)
         .fetch_all(&self.pool)
         .await?;
-        let mut steps: Vec<StepRow> = rows.iter().map(step).collect::<Result<_, _>>()?;
         steps.sort_by_key(|s| s.step);
         Ok(steps)
     }
@@ -264,27 +245,13 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Forgets a site whose resources are all removed.
+    /// Forgets a site whose resources are all removed. Its steps, domains, snapshots and
+    /// restores go with it: every child table's foreign key cascades, on both backends.
     pub async fn delete_site_row(&self, site_id: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for table in [
-            "site_steps",
-            "site_snapshots",
-            "site_restores",
-            "site_domains",
-        ] {
-            sqlx::query(AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE site_id = $1"
-            )))
-            .bind(site_id)
-            .execute(&mut *tx)
-            .await?;
-        }
         sqlx::query("DELETE FROM sites WHERE id = $1")
             .bind(site_id)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -311,14 +278,15 @@ impl Store {
         if done.rows_affected() == 1 {
             return Ok(Lease::Taken);
         }
-        let row = sqlx::query("SELECT lease_until FROM sites WHERE id = $1")
-            .bind(site_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
+        let until: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT lease_until FROM sites WHERE id = $1")
+                .bind(site_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match until {
             None => Lease::NoSite,
-            Some(row) => Lease::Held {
-                until: row.try_get::<Option<i64>, _>("lease_until")?.unwrap_or(now),
+            Some(until) => Lease::Held {
+                until: until.unwrap_or(now),
             },
         })
     }
@@ -334,11 +302,12 @@ impl Store {
 
     /// When the lease on a site ends, if someone holds it.
     pub async fn lease_until(&self, site_id: i64) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT lease_until FROM sites WHERE id = $1")
-            .bind(site_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.try_get("lease_until")).transpose()?.flatten())
+        let until: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT lease_until FROM sites WHERE id = $1")
+                .bind(site_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(until.flatten())
     }
 
     /// Sites with work left (provisioning or deleting, a snapshot or a restore to do) and no
@@ -347,7 +316,7 @@ impl Store {
     /// (The snapshot condition is the one-active-snapshot index's: it stays cheap however
     /// many snapshots are kept.)
     pub async fn unsettled_sites(&self, unleased_only: bool) -> Result<Vec<i64>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT id FROM sites WHERE (status IN ($1, $2)
                OR id IN (SELECT site_id FROM site_snapshots
                          WHERE state IN ('pending', 'running') AND kind <> 'pre_restore')
@@ -361,10 +330,6 @@ impl Store {
         .bind(now_ms())
         .bind(now_ms() - super::queued_runs::LOST_AFTER_MS)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::from)
+        .await?)
     }
 }

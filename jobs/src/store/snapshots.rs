@@ -2,82 +2,16 @@
 //! whom, where it stands. The snapshots' contents live in the snapshot vault; these rows
 //! say which exist, their sizes and checksums, and drive the workers.
 
-use sqlx::{any::AnyRow, Row};
-
 use super::{conflict, now_ms, Store, StoreError};
+use crate::domain::{OpState, Retention, SnapshotFacts, SnapshotKind};
 
-/// Why a snapshot was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SnapshotKind {
-    /// By the schedule (daily by default).
-    Scheduled,
-    /// Asked for by the site's owner.
-    Manual,
-    /// Taken just before a restore replaced the site's content, so nothing is lost.
-    PreRestore,
-}
-
-impl SnapshotKind {
-    pub const ALL: [SnapshotKind; 3] = [Self::Scheduled, Self::Manual, Self::PreRestore];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Scheduled => "scheduled",
-            Self::Manual => "manual",
-            Self::PreRestore => "pre_restore",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-/// Where a snapshot or a restore stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpState {
-    Pending,
-    Running,
-    Done,
-    Failed,
-}
-
-impl OpState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Running, Self::Done, Self::Failed]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
-
-    /// Pending or running: a worker has it, or will.
-    pub fn is_active(self) -> bool {
-        matches!(self, Self::Pending | Self::Running)
-    }
-}
-
-/// What a finished snapshot holds: each part's size and SHA-256, checked on restore.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotFacts {
-    pub database_bytes: i64,
-    pub database_sha256: String,
-    pub files_bytes: i64,
-    pub files_sha256: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SnapshotRow {
     pub id: i64,
     pub site_id: i64,
+    #[sqlx(try_from = "String")]
     pub kind: SnapshotKind,
+    #[sqlx(try_from = "String")]
     pub state: OpState,
     pub requested_by: Option<i64>,
     pub created_at: i64,
@@ -85,15 +19,17 @@ pub struct SnapshotRow {
     pub finished_at: Option<i64>,
     pub attempts: i64,
     /// Set once the snapshot is done.
+    #[sqlx(flatten, try_from = "FactColumns")]
     pub facts: Option<SnapshotFacts>,
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RestoreRow {
     pub id: i64,
     pub site_id: i64,
     pub snapshot_id: i64,
+    #[sqlx(try_from = "String")]
     pub state: OpState,
     pub requested_by: Option<i64>,
     pub created_at: i64,
@@ -112,36 +48,6 @@ pub enum BackupOp {
     Restore(RestoreRow),
 }
 
-/// How many finished snapshots of each kind a site keeps; older ones are deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
-    pub scheduled: usize,
-    pub manual: usize,
-    pub pre_restore: usize,
-}
-
-impl Default for Retention {
-    /// Two weeks of daily snapshots, the five newest manual ones, the three newest taken
-    /// before a restore.
-    fn default() -> Self {
-        Self {
-            scheduled: 14,
-            manual: 5,
-            pre_restore: 3,
-        }
-    }
-}
-
-impl Retention {
-    fn keep(&self, kind: SnapshotKind) -> usize {
-        match kind {
-            SnapshotKind::Scheduled => self.scheduled,
-            SnapshotKind::Manual => self.manual,
-            SnapshotKind::PreRestore => self.pre_restore,
-        }
-    }
-}
-
 /// The columns of a `SnapshotRow` (a macro, so statements stay static strings).
 macro_rules! snapshot_columns {
     () => {
@@ -158,57 +64,25 @@ macro_rules! restore_columns {
     };
 }
 
-fn decode<T>(what: &str, value: String, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
-    parse(&value).ok_or_else(|| sqlx::Error::Decode(format!("unknown {what} {value:?}").into()))
+/// The four columns a finished snapshot fills in (`NULL` until then), read into
+/// `SnapshotRow::facts`.
+#[derive(sqlx::FromRow)]
+struct FactColumns {
+    database_bytes: Option<i64>,
+    database_sha256: Option<String>,
+    files_bytes: Option<i64>,
+    files_sha256: Option<String>,
 }
 
-fn snapshot(row: &AnyRow) -> sqlx::Result<SnapshotRow> {
-    let state = decode("snapshot state", row.try_get("state")?, OpState::parse)?;
-    let facts = match (
-        row.try_get::<Option<i64>, _>("database_bytes")?,
-        row.try_get::<Option<String>, _>("database_sha256")?,
-        row.try_get::<Option<i64>, _>("files_bytes")?,
-        row.try_get::<Option<String>, _>("files_sha256")?,
-    ) {
-        (Some(database_bytes), Some(database_sha256), Some(files_bytes), Some(files_sha256)) => {
-            Some(SnapshotFacts {
-                database_bytes,
-                database_sha256,
-                files_bytes,
-                files_sha256,
-            })
-        }
-        _ => None,
-    };
-    Ok(SnapshotRow {
-        id: row.try_get("id")?,
-        site_id: row.try_get("site_id")?,
-        kind: decode("snapshot kind", row.try_get("kind")?, SnapshotKind::parse)?,
-        state,
-        requested_by: row.try_get("requested_by")?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        attempts: row.try_get("attempts")?,
-        facts,
-        error: row.try_get("error")?,
-    })
-}
-
-fn restore(row: &AnyRow) -> sqlx::Result<RestoreRow> {
-    Ok(RestoreRow {
-        id: row.try_get("id")?,
-        site_id: row.try_get("site_id")?,
-        snapshot_id: row.try_get("snapshot_id")?,
-        state: decode("restore state", row.try_get("state")?, OpState::parse)?,
-        requested_by: row.try_get("requested_by")?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        attempts: row.try_get("attempts")?,
-        safety_snapshot_id: row.try_get("safety_snapshot_id")?,
-        error: row.try_get("error")?,
-    })
+impl From<FactColumns> for Option<SnapshotFacts> {
+    fn from(c: FactColumns) -> Self {
+        Some(SnapshotFacts {
+            database_bytes: c.database_bytes?,
+            database_sha256: c.database_sha256?,
+            files_bytes: c.files_bytes?,
+            files_sha256: c.files_sha256?,
+        })
+    }
 }
 
 impl Store {
@@ -225,7 +99,7 @@ impl Store {
             SnapshotKind::PreRestore => OpState::Running,
             _ => OpState::Pending,
         };
-        let row = sqlx::query(concat!(
+        sqlx::query_as(concat!(
             "INSERT INTO site_snapshots (site_id, kind, state, requested_by, created_at)
              VALUES ($1, $2, $3, $4, $5) RETURNING ",
             snapshot_columns!()
@@ -237,25 +111,23 @@ impl Store {
         .bind(now_ms())
         .fetch_one(&self.pool)
         .await
-        .map_err(conflict("snapshot"))?;
-        Ok(snapshot(&row)?)
+        .map_err(conflict("snapshot"))
     }
 
     pub async fn snapshot(&self, id: i64) -> Result<Option<SnapshotRow>, StoreError> {
-        let row = sqlx::query(concat!(
+        Ok(sqlx::query_as(concat!(
             "SELECT ",
             snapshot_columns!(),
             " FROM site_snapshots WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(snapshot).transpose()?)
+        .await?)
     }
 
     /// The site's snapshots, newest first.
     pub async fn snapshots_of(&self, site_id: i64) -> Result<Vec<SnapshotRow>, StoreError> {
-        let rows = sqlx::query(concat!(
+        Ok(sqlx::query_as(concat!(
             "SELECT ",
             snapshot_columns!(),
             " FROM site_snapshots WHERE site_id = $1
@@ -263,8 +135,7 @@ impl Store {
         ))
         .bind(site_id)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(snapshot).collect::<Result<_, _>>()?)
+        .await?)
     }
 
     /// A worker starts (or, after a crash, starts again) taking the snapshot.
@@ -330,16 +201,13 @@ impl Store {
         site_id: i64,
         retention: Retention,
     ) -> Result<Vec<SnapshotRow>, StoreError> {
-        let needed: Vec<i64> = sqlx::query(
+        let needed: Vec<i64> = sqlx::query_scalar(
             "SELECT snapshot_id FROM site_restores
              WHERE site_id = $1 AND state IN ('pending', 'running')",
         )
         .bind(site_id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("snapshot_id"))
-        .collect::<Result<_, _>>()?;
+        .await?;
         let mut kept = std::collections::HashMap::<SnapshotKind, usize>::new();
         let mut expired = Vec::new();
         for row in self.snapshots_of(site_id).await? {
@@ -364,7 +232,7 @@ impl Store {
         snapshot_id: i64,
         requested_by: Option<i64>,
     ) -> Result<RestoreRow, StoreError> {
-        let row = sqlx::query(concat!(
+        sqlx::query_as(concat!(
             "INSERT INTO site_restores (site_id, snapshot_id, state, requested_by, created_at)
              VALUES ($1, $2, 'pending', $3, $4) RETURNING ",
             restore_columns!()
@@ -375,8 +243,7 @@ impl Store {
         .bind(now_ms())
         .fetch_one(&self.pool)
         .await
-        .map_err(conflict("restore"))?;
-        Ok(restore(&row)?)
+        .map_err(conflict("restore"))
     }
 
     /// The site's restores, newest first (the last `limit`).
@@ -385,7 +252,7 @@ impl Store {
         site_id: i64,
         limit: i64,
     ) -> Result<Vec<RestoreRow>, StoreError> {
-        let rows = sqlx::query(concat!(
+        Ok(sqlx::query_as(concat!(
             "SELECT ",
             restore_columns!(),
             " FROM site_restores WHERE site_id = $1
@@ -394,8 +261,7 @@ impl Store {
         .bind(site_id)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(restore).collect::<Result<_, _>>()?)
+        .await?)
     }
 
     pub async fn start_restore(&self, id: i64) -> Result<(), StoreError> {
@@ -417,11 +283,15 @@ impl Store {
 
     /// Ends a restore: done, or failed with `error`.
     pub async fn finish_restore(&self, id: i64, error: Option<&str>) -> Result<(), StoreError> {
-        let state = if error.is_some() { "failed" } else { "done" };
+        let state = if error.is_some() {
+            OpState::Failed
+        } else {
+            OpState::Done
+        };
         sqlx::query(
             "UPDATE site_restores SET state = $1, finished_at = $2, error = $3 WHERE id = $4",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(now_ms())
         .bind(error)
         .bind(id)
@@ -433,7 +303,7 @@ impl Store {
     /// The site's oldest snapshot or restore still to do (one a killed worker left running
     /// included). Pre-restore snapshots are their restore's business.
     pub async fn next_backup_op(&self, site_id: i64) -> Result<Option<BackupOp>, StoreError> {
-        let snapshot = sqlx::query(concat!(
+        let snapshot: Option<SnapshotRow> = sqlx::query_as(concat!(
             "SELECT ",
             snapshot_columns!(),
             " FROM site_snapshots
@@ -442,11 +312,8 @@ impl Store {
         ))
         .bind(site_id)
         .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(snapshot)
-        .transpose()?;
-        let restore = sqlx::query(concat!(
+        .await?;
+        let restore: Option<RestoreRow> = sqlx::query_as(concat!(
             "SELECT ",
             restore_columns!(),
             " FROM site_restores
@@ -455,10 +322,7 @@ impl Store {
         ))
         .bind(site_id)
         .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(restore)
-        .transpose()?;
+        .await?;
         Ok(match (snapshot, restore) {
             // Within the same millisecond, the restore: it takes a snapshot first anyway.
             (Some(s), Some(r)) if r.created_at <= s.created_at => Some(BackupOp::Restore(r)),

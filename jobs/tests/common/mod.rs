@@ -60,10 +60,7 @@ pub fn aws_config(endpoint: String) -> mywp_jobs::drivers::aws::AwsConfig {
         ("MYWP_AWS_WEB_ASG", "placeholder"),
         ("MYWP_AWS_BACKUP_SELECTIONS", "off"),
     ];
-    mywp_jobs::drivers::aws::AwsConfig::from_vars(|k| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.to_string())
-    })
-    .expect("the test AWS config is valid")
+    let settings = mywp_jobs::settings::Settings::from_pairs(vars).expect("valid settings");
+    mywp_jobs::drivers::aws::AwsConfig::from_settings(&settings)
+        .expect("the test AWS config is valid")
 }

@@ -2,25 +2,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use mywp_jobs::drivers::local::slug_of_server_block;
 use sha2::{Digest as _, Sha256};
 
-/// The longest slug a site file may have (`<slug>.conf`).
-pub const MAX_SLUG_LEN: usize = 40;
-
-/// Whether `file_name` names a site's server block: `<slug>.conf`, the slug 1 to 40 of
-/// `[a-z0-9-]`, neither starting nor ending with `-`. In the local directory, exactly these
-/// files are the agent's: it writes, replaces and deletes them, and no others.
+/// Whether `file_name` names a site's server block, `<slug>.conf` (the contract the
+/// provisioning worker writes by: [`slug_of_server_block`]). In the local directory,
+/// exactly these files are the agent's: it writes, replaces and deletes them, and no others.
 pub fn is_site_file(file_name: &str) -> bool {
-    let Some(slug) = file_name.strip_suffix(".conf") else {
-        return false;
-    };
-    !slug.is_empty()
-        && slug.len() <= MAX_SLUG_LEN
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-')
+    slug_of_server_block(file_name).is_some()
 }
 
 /// The SHA-256 of a file's content: how a rejected block is remembered.

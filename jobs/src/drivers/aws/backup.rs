@@ -18,7 +18,7 @@ use aws_sdk_backup::{
 };
 
 use super::{step_error, AwsClients, AwsConfig};
-use crate::drivers::{local::check_slug, Driver, Ensured, Removed, SiteSpec, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// The tag that marks everything of a site in AWS (`mywp:site-id = <id>`).
 pub const SITE_TAG: &str = "mywp:site-id";
@@ -100,7 +100,7 @@ impl BackupDriver {
             .create_backup_plan()
             .backup_plan(self.plan_input(site)?)
             .backup_plan_tags(SITE_TAG, site.id.to_string())
-            .backup_plan_tags("mywp:site", &site.slug)
+            .backup_plan_tags("mywp:site", site.slug.as_str())
             .creator_request_id(format!("mywp-site-{}", site.id))
             .send()
             .await;
@@ -188,7 +188,6 @@ impl BackupDriver {
     }
 
     async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        check_slug(&site.slug)?;
         let plan_id = self.ensure_plan(site).await?;
         if self.cfg.backup_selections {
             self.ensure_selection(site, &plan_id).await?;
@@ -199,7 +198,6 @@ impl BackupDriver {
     }
 
     async fn remove_site(&self, site: &SiteSpec) -> Result<Removed, StepError> {
-        check_slug(&site.slug)?;
         let Some(plan_id) = self.plan_id(site).await? else {
             return Ok(Removed::Gone);
         };

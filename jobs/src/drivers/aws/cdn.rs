@@ -29,7 +29,7 @@ use futures::{future::BoxFuture, FutureExt};
 use tokio::sync::OnceCell;
 
 use super::{dns::AliasTarget, step_error, AliasTargets, AwsClients, AwsConfig};
-use crate::drivers::{local::check_slug, Driver, Ensured, Removed, SiteSpec, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// CloudFront's managed cache policy "CachingDisabled" (WordPress pages are per visitor).
 const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
@@ -317,7 +317,6 @@ impl CdnDriver {
         site: &SiteSpec,
         wanted: Option<(Vec<String>, String)>,
     ) -> Result<Distribution, StepError> {
-        check_slug(&site.slug)?;
         let oac = self.origin_access_control().await?.to_string();
         let Some(found) = self.find(site).await? else {
             let (aliases, cert) = wanted.unwrap_or_else(|| {
@@ -442,7 +441,6 @@ impl CdnDriver {
 
     /// Disable, wait for that to deploy, delete: each call takes the next step.
     async fn remove_site(&self, site: &SiteSpec) -> Result<Removed, StepError> {
-        check_slug(&site.slug)?;
         let Some(dist) = self.find(site).await? else {
             return Ok(Removed::Gone);
         };

@@ -19,7 +19,7 @@ use aws_sdk_route53::types::{
 };
 
 use super::{backup::SITE_TAG, normalize_zone_id, step_error, AwsClients, AwsConfig, CdnDriver};
-use crate::drivers::{local::check_slug, Driver, Ensured, Removed, SiteSpec, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// How often a pending validation is looked at again.
 const VALIDATION_POLL: Duration = Duration::from_secs(300);
@@ -332,7 +332,6 @@ impl CertificateDriver {
     }
 
     async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        check_slug(&site.slug)?;
         let domains = self.custom_domains(site);
         let (current, stale) = self.sort_certificates(site, &domains).await?;
         if domains.is_empty() {
@@ -395,7 +394,6 @@ impl CertificateDriver {
     }
 
     async fn remove_site(&self, site: &SiteSpec) -> Result<Removed, StepError> {
-        check_slug(&site.slug)?;
         let arns = self.certificates(site).await?;
         // A distribution still using one is the cdn step's to delete: wait for it.
         Ok(self

@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
-use crate::{drivers::local::AdminLogin, secrets::Secret};
+use crate::{
+    drivers::local::AdminLogin,
+    secrets::Secret,
+    settings::{AwsSettings, Settings},
+};
 
 /// CloudFront's hosted zone id: the same for every distribution, in every partition's
 /// commercial regions. Route 53 alias records to a distribution name it.
@@ -83,37 +87,23 @@ pub enum AwsConfigError {
 }
 
 impl AwsConfig {
-    /// Builds the configuration from `lookup` (the config file, then the environment):
-    ///
-    /// | key | what |
-    /// |---|---|
-    /// | `MYWP_AWS_REGION` | else `AWS_REGION`, else `us-east-1` |
-    /// | `MYWP_AWS_ENDPOINT_URL` | optional: one endpoint for every service (an emulator) |
-    /// | `MYWP_PLATFORM_DOMAIN` | sites are `<slug>.<domain>` |
-    /// | `MYWP_AWS_HOSTED_ZONE_ID` | that domain's Route 53 zone |
-    /// | `MYWP_AWS_MEDIA_BUCKET` | the shared media bucket |
-    /// | `MYWP_AWS_ALB_DNS_NAME` | the web fleet's load balancer |
-    /// | `MYWP_AWS_PLATFORM_CERT_ARN` | the wildcard certificate (us-east-1) |
-    /// | `MYWP_AWS_EFS_ID`, `MYWP_AWS_EFS_MOUNT` | the file system and its mount path (default `/mnt/efs`) |
-    /// | `MYWP_AWS_RDS_ENDPOINT` | `host[:port]` of RDS MySQL (port 3306 by default) |
-    /// | `MYWP_AWS_RDS_ADMIN_USER` | default `admin` |
-    /// | `MYWP_AWS_RDS_ADMIN_SECRET_ARN` | the master user's Secrets Manager secret, or: |
-    /// | `MYWP_AWS_RDS_ADMIN_PASSWORD` or `…_PASSWORD_FILE` | the administrator's password |
-    /// | `MYWP_AWS_BACKUP_VAULT`, `MYWP_AWS_BACKUP_ROLE_ARN` | AWS Backup's vault and role |
-    /// | `MYWP_AWS_BACKUP_SELECTIONS` | `off` only for emulators without selections |
-    /// | `MYWP_AWS_WEB_ASG` | the web fleet's Auto Scaling group |
-    /// | `MYWP_AWS_REDIS_ENDPOINT` | optional: ElastiCache Redis `host:port` |
-    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AwsConfigError> {
-        let get = |key: &'static str| {
-            lookup(key)
-                .map(|v| v.trim().to_string())
+    /// The AWS shape's configuration from the settings' `MYWP_AWS_*` keys
+    /// ([`crate::settings::AwsSettings`]) and the platform domain; names the key of
+    /// anything missing or malformed.
+    pub fn from_settings(settings: &Settings) -> Result<Self, AwsConfigError> {
+        let aws = &settings.aws;
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
                 .filter(|v| !v.is_empty())
+                .map(str::to_string)
         };
-        let need = |key: &'static str| get(key).ok_or(AwsConfigError::Missing(key));
-        let region = get("MYWP_AWS_REGION")
-            .or_else(|| get("AWS_REGION"))
+        let need =
+            |v: &Option<String>, key: &'static str| given(v).ok_or(AwsConfigError::Missing(key));
+        let region = given(&aws.region)
+            .or_else(|| given(&aws.sdk_region))
             .unwrap_or_else(|| "us-east-1".to_string());
-        let endpoint_url = get("MYWP_AWS_ENDPOINT_URL");
+        let endpoint_url = given(&aws.endpoint_url);
         if let Some(url) = &endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(AwsConfigError::Invalid {
@@ -123,10 +113,7 @@ impl AwsConfig {
                 });
             }
         }
-        let platform_domain = need("MYWP_PLATFORM_DOMAIN")?
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        let efs_mount = PathBuf::from(get("MYWP_AWS_EFS_MOUNT").unwrap_or("/mnt/efs".into()));
+        let efs_mount = aws.efs_mount.clone();
         if !efs_mount.is_absolute() {
             return Err(AwsConfigError::Invalid {
                 name: "MYWP_AWS_EFS_MOUNT",
@@ -134,7 +121,7 @@ impl AwsConfig {
                 why: "it must be an absolute path",
             });
         }
-        let efs_id = need("MYWP_AWS_EFS_ID")?;
+        let efs_id = need(&aws.efs_id, "MYWP_AWS_EFS_ID")?;
         if !efs_id.starts_with("fs-") {
             return Err(AwsConfigError::Invalid {
                 name: "MYWP_AWS_EFS_ID",
@@ -142,7 +129,7 @@ impl AwsConfig {
                 why: "an EFS file system id starts with fs-",
             });
         }
-        let cert = need("MYWP_AWS_PLATFORM_CERT_ARN")?;
+        let cert = need(&aws.platform_cert_arn, "MYWP_AWS_PLATFORM_CERT_ARN")?;
         if !cert.starts_with("arn:") || !cert.contains(":acm:") {
             return Err(AwsConfigError::Invalid {
                 name: "MYWP_AWS_PLATFORM_CERT_ARN",
@@ -153,24 +140,24 @@ impl AwsConfig {
         Ok(Self {
             region,
             endpoint_url,
-            platform_domain,
-            hosted_zone_id: normalize_zone_id(&need("MYWP_AWS_HOSTED_ZONE_ID")?),
-            media_bucket: need("MYWP_AWS_MEDIA_BUCKET")?,
-            alb_dns_name: need("MYWP_AWS_ALB_DNS_NAME")?
+            platform_domain: settings.sites.platform_domain.to_string(),
+            hosted_zone_id: normalize_zone_id(&need(
+                &aws.hosted_zone_id,
+                "MYWP_AWS_HOSTED_ZONE_ID",
+            )?),
+            media_bucket: need(&aws.media_bucket, "MYWP_AWS_MEDIA_BUCKET")?,
+            alb_dns_name: need(&aws.alb_dns_name, "MYWP_AWS_ALB_DNS_NAME")?
                 .trim_end_matches('.')
                 .to_ascii_lowercase(),
             platform_cert_arn: cert,
             efs_id,
             efs_mount,
-            rds: RdsConfig::from_vars(&get)?,
-            backup_vault: need("MYWP_AWS_BACKUP_VAULT")?,
-            backup_role_arn: need("MYWP_AWS_BACKUP_ROLE_ARN")?,
-            backup_selections: !matches!(
-                get("MYWP_AWS_BACKUP_SELECTIONS").as_deref(),
-                Some("0" | "off" | "false" | "no")
-            ),
-            web_asg: need("MYWP_AWS_WEB_ASG")?,
-            redis_endpoint: get("MYWP_AWS_REDIS_ENDPOINT"),
+            rds: RdsConfig::from_settings(aws)?,
+            backup_vault: need(&aws.backup_vault, "MYWP_AWS_BACKUP_VAULT")?,
+            backup_role_arn: need(&aws.backup_role_arn, "MYWP_AWS_BACKUP_ROLE_ARN")?,
+            backup_selections: aws.backup_selections,
+            web_asg: need(&aws.web_asg, "MYWP_AWS_WEB_ASG")?,
+            redis_endpoint: given(&aws.redis_endpoint),
         })
     }
 
@@ -187,9 +174,12 @@ impl AwsConfig {
 }
 
 impl RdsConfig {
-    fn from_vars(get: &impl Fn(&'static str) -> Option<String>) -> Result<Self, AwsConfigError> {
-        let endpoint =
-            get("MYWP_AWS_RDS_ENDPOINT").ok_or(AwsConfigError::Missing("MYWP_AWS_RDS_ENDPOINT"))?;
+    fn from_settings(aws: &AwsSettings) -> Result<Self, AwsConfigError> {
+        let endpoint = aws
+            .rds_endpoint
+            .clone()
+            .filter(|e| !e.trim().is_empty())
+            .ok_or(AwsConfigError::Missing("MYWP_AWS_RDS_ENDPOINT"))?;
         let (host, port) = match endpoint.rsplit_once(':') {
             Some((host, port)) => {
                 let port = port.parse().map_err(|_| AwsConfigError::Invalid {
@@ -208,18 +198,15 @@ impl RdsConfig {
                 why: "it must be host or host:port",
             });
         }
-        let admin_secret_arn = get("MYWP_AWS_RDS_ADMIN_SECRET_ARN");
-        let password = match (
-            get("MYWP_AWS_RDS_ADMIN_PASSWORD"),
-            get("MYWP_AWS_RDS_ADMIN_PASSWORD_FILE"),
-        ) {
-            _ if admin_secret_arn.is_some() => String::new(),
-            (Some(password), _) => password,
-            (None, Some(path)) => std::fs::read_to_string(&path)
-                .map(|s| s.trim().to_string())
+        let admin_secret_arn = aws.rds_admin_secret_arn.clone().filter(|a| !a.is_empty());
+        let password = match (&aws.rds_admin_password, &aws.rds_admin_password_file) {
+            _ if admin_secret_arn.is_some() => Secret::new(""),
+            (Some(password), _) => password.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|s| Secret::new(s.trim()))
                 .map_err(|source| AwsConfigError::File {
                     name: "MYWP_AWS_RDS_ADMIN_PASSWORD_FILE",
-                    path: path.into(),
+                    path: path.clone(),
                     source,
                 })?,
             (None, None) => {
@@ -232,10 +219,7 @@ impl RdsConfig {
         Ok(Self {
             host,
             port,
-            admin: AdminLogin::fixed(
-                get("MYWP_AWS_RDS_ADMIN_USER").unwrap_or_else(|| "admin".into()),
-                Secret::new(password),
-            ),
+            admin: AdminLogin::fixed(aws.rds_admin_user.clone(), password),
             admin_secret_arn,
         })
     }
@@ -278,17 +262,14 @@ mod tests {
         ("MYWP_AWS_EFS_MOUNT", "/mnt/efs"),
     ];
 
-    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
+    fn parse(vars: &[(&str, &str)]) -> Result<AwsConfig, AwsConfigError> {
+        let settings = Settings::from_pairs(vars.iter().copied()).expect("valid settings");
+        AwsConfig::from_settings(&settings)
     }
 
     #[test]
     fn config_from_vars() {
-        let cfg = AwsConfig::from_vars(lookup(&SAMPLE)).unwrap();
+        let cfg = parse(&SAMPLE).unwrap();
         assert_eq!(cfg.region, "eu-west-1");
         assert_eq!(cfg.endpoint_url, None);
         assert_eq!(cfg.hosted_zone_id, "Z123");
@@ -300,7 +281,7 @@ mod tests {
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("s3cret-pw"), "{shown}");
 
-        let err = AwsConfig::from_vars(|_| None).unwrap_err();
+        let err = parse(&[]).unwrap_err();
         assert!(err.to_string().contains("is not set"), "{err}");
     }
 
@@ -313,7 +294,7 @@ mod tests {
             .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
             .map(|l| l.split_once('=').expect("KEY=value"))
             .collect();
-        let cfg = AwsConfig::from_vars(lookup(&vars)).expect("a valid AWS config");
+        let cfg = parse(&vars).expect("a valid AWS config");
         assert_eq!(cfg.region, "eu-west-1");
         assert!(cfg.rds.admin_secret_arn.is_some());
         assert_eq!(cfg.efs_mount, PathBuf::from("/mnt/efs"));
@@ -326,12 +307,12 @@ mod tests {
         let mut vars = SAMPLE.to_vec();
         vars.retain(|(k, _)| *k != "MYWP_AWS_EFS_ID");
         vars.push(("MYWP_AWS_EFS_ID", "/mnt/efs"));
-        let err = AwsConfig::from_vars(lookup(&vars)).unwrap_err();
+        let err = parse(&vars).unwrap_err();
         assert!(err.to_string().contains("MYWP_AWS_EFS_ID"), "{err}");
 
         let mut vars = SAMPLE.to_vec();
         vars.retain(|(k, _)| *k != "MYWP_AWS_RDS_ADMIN_PASSWORD");
-        let err = AwsConfig::from_vars(lookup(&vars)).unwrap_err();
+        let err = parse(&vars).unwrap_err();
         assert!(
             err.to_string().contains("MYWP_AWS_RDS_ADMIN_PASSWORD"),
             "{err}"

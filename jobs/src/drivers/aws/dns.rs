@@ -17,7 +17,7 @@ use aws_sdk_route53::types::{
 use futures::{future::BoxFuture, FutureExt};
 
 use super::{config::CLOUDFRONT_HOSTED_ZONE_ID, step_error, AwsClients, AwsConfig};
-use crate::drivers::{local::check_slug, Driver, Ensured, Removed, SiteSpec, StepError};
+use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// What an alias record points at: a DNS name and the hosted zone it belongs to
 /// (CloudFront's [`CLOUDFRONT_HOSTED_ZONE_ID`], or an ALB's zone of its region).
@@ -103,7 +103,6 @@ impl DnsDriver {
     }
 
     async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        check_slug(&site.slug)?;
         let names = self.record_names(site);
         if names.is_empty() {
             return Ok(Ensured::Done {
@@ -144,7 +143,6 @@ impl DnsDriver {
     }
 
     async fn remove_site(&self, site: &SiteSpec) -> Result<(), StepError> {
-        check_slug(&site.slug)?;
         let mut changes = Vec::new();
         for name in self.record_names(site) {
             for set in self.alias_records_at(&name).await? {

@@ -16,10 +16,7 @@ use aws_sdk_efs::{
 };
 
 use super::{backup::SITE_TAG, step_error, AwsClients, AwsConfig};
-use crate::drivers::{
-    local::{check_slug, FilesDriver},
-    Driver, Ensured, Removed, SiteSpec, StepError,
-};
+use crate::drivers::{local::FilesDriver, Driver, Ensured, Removed, SiteSpec, StepError};
 
 /// The POSIX uid and gid of a site's access point: 100000 + the site's id, above any
 /// system or login user.
@@ -177,7 +174,6 @@ impl EfsFilesDriver {
     }
 
     async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        check_slug(&site.slug)?;
         let ap = self.ensure_access_point(site).await?;
         let mount = &self.cfg.efs_mount;
         if !mount.is_dir() {
@@ -201,7 +197,6 @@ impl EfsFilesDriver {
     }
 
     async fn remove_site(&self, site: &SiteSpec) -> Result<Removed, StepError> {
-        check_slug(&site.slug)?;
         if let Removed::Waiting {
             retry_after,
             reason,

@@ -11,7 +11,10 @@ use aws_sdk_s3::{
 };
 
 use super::{classify, step_error, AwsClients, AwsConfig};
-use crate::drivers::{local::check_slug, Driver, Ensured, Removed, SiteSpec, StepError};
+use crate::{
+    domain::SiteSlug,
+    drivers::{Driver, Ensured, Removed, SiteSpec, StepError},
+};
 
 /// The marker object's name inside the prefix.
 pub const MARKER_NAME: &str = ".mywp";
@@ -20,7 +23,7 @@ pub const SITE_ID_METADATA: &str = "mywp-site-id";
 
 /// The site's prefix in the media bucket: `sites/<slug>/` (the trailing slash keeps
 /// `blog` from matching `blog-2`).
-pub fn media_prefix(slug: &str) -> String {
+pub fn media_prefix(slug: &SiteSlug) -> String {
     format!("sites/{slug}/")
 }
 
@@ -36,7 +39,6 @@ impl MediaDriver {
     }
 
     async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        check_slug(&site.slug)?;
         let bucket = &self.cfg.media_bucket;
         let prefix = media_prefix(&site.slug);
         let key = format!("{prefix}{MARKER_NAME}");
@@ -90,7 +92,6 @@ impl MediaDriver {
     /// Deletes every version and delete marker under the prefix, so that nothing of the
     /// site is left even in a versioned bucket (the AWS shape's bucket keeps versions).
     async fn remove_site(&self, site: &SiteSpec) -> Result<(), StepError> {
-        check_slug(&site.slug)?;
         let prefix = media_prefix(&site.slug);
         delete_every_version(&self.clients.s3, &self.cfg.media_bucket, &prefix).await
     }

@@ -10,7 +10,7 @@
 //! | cdn | [`CdnDriver`] | a CloudFront distribution per site |
 //! | dns | [`DnsDriver`] | Route 53 alias records → the distribution |
 //! | certificate | [`CertificateDriver`] | an ACM certificate per custom domain |
-//! | backup | [`BackupDriver`] + [`crate::snapshots::SnapshotsStep`] | an AWS Backup plan per site, selected by tag; logical snapshots in [`S3Vault`] |
+//! | backup | [`BackupDriver`] + [`super::VaultStep`] | an AWS Backup plan per site, selected by tag; logical snapshots in [`S3Vault`] |
 //!
 //! In tests they run against moto server (`MYWP_TEST_AWS_ENDPOINT`, started by
 //! `scripts/test.sh`) and the test MariaDB.
@@ -48,11 +48,11 @@ pub use snapshot_vault::{snapshots_prefix, S3Vault};
 use super::{
     local::{
         AdminLogin, DbServer, FilesDriver, LocalConfig, LocalConfigError, MariaDbDriver,
-        ReloadLogin, WordPressDriver,
+        ReloadLogin, WebPlacement, WordPressDriver,
     },
-    AllOf, Drivers,
+    AllOf, Drivers, VaultStep,
 };
-use crate::snapshots::{Snapshots, SnapshotsStep, Vault};
+use crate::{settings::Settings, snapshots::Vault};
 
 /// The SDK clients the drivers use, built once from [`AwsConfig`] and shared (cheap clones).
 #[derive(Debug, Clone)]
@@ -181,48 +181,39 @@ pub fn rds_server(cfg: &AwsConfig) -> DbServer {
 /// The web nodes' data plane as the AWS shape's drivers see it: sites and server blocks on
 /// the EFS mount, databases on RDS, the sites reached over https through CloudFront, the
 /// wordpress step's checks sent to the load balancer. The web nodes' own paths (shared
-/// core, php-fpm socket…) come from `lookup`, under the same `MYWP_*` keys as on a single
-/// host; `MYWP_NGINX_FASTCGI_PARAMS` defaults to Debian's `/etc/nginx/fastcgi_params`.
+/// core, php-fpm's socket…) come from `settings`, under the same keys as on a single host;
+/// the FastCGI parameters default to Debian's `/etc/nginx/fastcgi_params`.
 pub fn web_data_plane(
-    state_dir: &std::path::Path,
+    settings: &Settings,
     aws: &AwsConfig,
-    lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<LocalConfig, LocalConfigError> {
-    let sites_dir = aws.sites_dir().display().to_string();
-    let blocks_dir = aws.server_blocks_dir().display().to_string();
-    let probe = format!("{}:80", aws.alb_dns_name);
-    let given = |key: &str| lookup(key).filter(|v| !v.is_empty());
-    let web = |key: &str| -> Option<String> {
-        let or = |default: &str| given(key).or_else(|| Some(default.to_string()));
-        match key {
-            "MYWP_SITES_DIR" => Some(sites_dir.clone()),
-            "MYWP_NGINX_SITES_DIR" => Some(blocks_dir.clone()),
-            "MYWP_PLATFORM_DOMAIN" => Some(aws.platform_domain.clone()),
-            "MYWP_SITES_PORT" => or("80"),
-            "MYWP_SITES_LISTEN" => or("80"),
-            "MYWP_SITES_HTTPS" => or("1"),
-            "MYWP_SITES_PROBE" => or(&probe),
-            // RDS users connect from the web nodes, whose addresses change.
-            "MYWP_DB_USER_HOST" => or("%"),
-            _ => given(key),
-        }
+    let placement = WebPlacement {
+        db: rds_server(aws),
+        sites_dir: aws.sites_dir(),
+        nginx_sites_dir: aws.server_blocks_dir(),
+        nginx_conf: None,
+        fastcgi_params: settings
+            .host
+            .fastcgi_params
+            .clone()
+            .unwrap_or_else(|| "/etc/nginx/fastcgi_params".into()),
+        default_listen: "80".into(),
+        default_probe: Some(format!("{}:80", aws.alb_dns_name)),
+        // RDS users connect from the web nodes, whose addresses change.
+        default_db_user_host: "%",
     };
-    let fastcgi_params = given("MYWP_NGINX_FASTCGI_PARAMS")
-        .unwrap_or_else(|| "/etc/nginx/fastcgi_params".to_string());
-    LocalConfig::for_web_fleet(state_dir, web, rds_server(aws), fastcgi_params.into())
+    LocalConfig::new(settings, placement)
 }
 
-/// Every step's driver in the AWS shape. `web` describes the web nodes' data plane (paths
-/// of the shared core, php-fpm's socket…), built with [`LocalConfig::for_web_fleet`] on
-/// [`rds_server`], with its sites and server-block directories on the EFS mount.
-pub fn aws_drivers(cfg: Arc<AwsConfig>, clients: AwsClients, web: LocalConfig) -> Drivers {
-    let web = Arc::new(web);
-    let vault: Arc<dyn Vault> = Arc::new(S3Vault::new(clients.clone(), Arc::clone(&cfg)));
-    let snapshots = Snapshots::new(
-        Arc::clone(&web),
-        Arc::clone(&vault),
-        web.state_dir.join("snapshot-work"),
-    );
+/// Every step's driver in the AWS shape. `web` describes the web nodes' data plane
+/// ([`web_data_plane`]); `vault` keeps the sites' snapshots (an [`S3Vault`]): the backup
+/// step runs the AWS Backup plan and makes the site's place there as one step.
+pub fn aws_drivers(
+    cfg: Arc<AwsConfig>,
+    clients: AwsClients,
+    web: Arc<LocalConfig>,
+    vault: Arc<dyn Vault>,
+) -> Drivers {
     let cdn = Arc::new(CdnDriver::new(clients.clone(), Arc::clone(&cfg)));
     let dns = DnsDriver::new(clients.clone(), Arc::clone(&cfg), cdn.clone());
     Drivers {
@@ -237,7 +228,6 @@ pub fn aws_drivers(cfg: Arc<AwsConfig>, clients: AwsClients, web: LocalConfig) -
             Arc::clone(&cfg),
         ))),
         wordpress: Some(Arc::new(WordPressDriver::new(web))),
-        snapshots: Some(Arc::new(snapshots)),
         certificate: Some(Arc::new(CertificateDriver::new(
             clients.clone(),
             Arc::clone(&cfg),
@@ -245,7 +235,7 @@ pub fn aws_drivers(cfg: Arc<AwsConfig>, clients: AwsClients, web: LocalConfig) -
         ))),
         backup: Some(Arc::new(AllOf(vec![
             Arc::new(BackupDriver::new(clients, Arc::clone(&cfg))),
-            Arc::new(SnapshotsStep::new(vault)),
+            Arc::new(VaultStep::new(vault)),
         ]))),
         dns: Some(Arc::new(dns)),
         cdn: Some(cdn),

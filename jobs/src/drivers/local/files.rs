@@ -5,13 +5,10 @@
 
 use std::{path::Path, sync::Arc};
 
-use super::{
-    check_slug,
-    fsutil::{ensure_dir, ensure_symlink, io_err, stale_entries, write_atomic, Owner},
-    mariadb::site_db_name,
-    LocalConfig,
-};
+use super::LocalConfig;
 use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
+use crate::fsutil::{ensure_dir, ensure_symlink, io_err, stale_entries, write_atomic, Owner};
+use crate::sitedb::SiteDatabase;
 
 /// The subdirectories of each site's wp-content.
 const CONTENT_DIRS: [&str; 5] = ["uploads", "plugins", "themes", "mu-plugins", "upgrade"];
@@ -39,7 +36,6 @@ impl FilesDriver {
     }
 
     fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        check_slug(&site.slug)?;
         let cfg = &self.cfg;
         if !cfg.sites_dir.is_dir() {
             return Err(StepError::transient(format!(
@@ -66,7 +62,8 @@ impl FilesDriver {
             &content.join("mu-plugins").join("mywp-login.php"),
         )?;
         remove_stale_temp_files(&dir);
-        let config = render_config(cfg, site, &content);
+        let db = SiteDatabase::of(site, &cfg.master_key)?;
+        let config = render_config(cfg, site, &db, &content);
         let group_web = Owner {
             uid: 0,
             gid: web.gid,
@@ -83,7 +80,6 @@ impl FilesDriver {
     }
 
     fn remove_site(&self, site: &SiteSpec) -> Result<(), StepError> {
-        check_slug(&site.slug)?;
         let dir = self.cfg.site_dir(&site.slug);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
@@ -130,19 +126,15 @@ fn php_str(s: &str) -> String {
 }
 
 /// The site's `config.php`, required by the shared core's wp-config.php shim.
-fn render_config(cfg: &LocalConfig, site: &SiteSpec, content: &Path) -> String {
+fn render_config(cfg: &LocalConfig, site: &SiteSpec, db: &SiteDatabase, content: &Path) -> String {
     let key = &cfg.master_key;
     let slug = &site.slug;
-    let db = site_db_name(slug);
     // The site's address: its primary domain, else its platform hostname.
-    let url = cfg.home_url(site);
+    let url = cfg.addressing.home_url(site);
     let mut defines: Vec<(&str, String)> = vec![
-        ("DB_NAME", php_str(&db)),
-        ("DB_USER", php_str(&db)),
-        (
-            "DB_PASSWORD",
-            php_str(key.derive("db-password", slug).expose()),
-        ),
+        ("DB_NAME", php_str(&db.name)),
+        ("DB_USER", php_str(&db.name)),
+        ("DB_PASSWORD", php_str(db.password.expose())),
         ("DB_HOST", php_str(&cfg.db.site_db_host())),
         ("DB_CHARSET", php_str("utf8mb4")),
         ("DB_COLLATE", php_str("")),
@@ -175,7 +167,7 @@ fn render_config(cfg: &LocalConfig, site: &SiteSpec, content: &Path) -> String {
     for (name, value) in defines {
         out.push_str(&format!("define('{name}', {value});\n"));
     }
-    if cfg.sites_https {
+    if cfg.addressing.https {
         // Behind CloudFront and the load balancer, which terminate TLS and say so.
         out.push_str(
             "if (($_SERVER['HTTP_X_FORWARDED_PROTO'] ?? '') === 'https') { $_SERVER['HTTPS'] = 'on'; }\n",

@@ -4,54 +4,15 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use sqlx::{
     mysql::{MySqlPool, MySqlPoolOptions},
     AssertSqlSafe,
 };
 use tokio::sync::OnceCell;
 
-use super::{check_slug, LocalConfig};
+use super::LocalConfig;
 use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
-
-/// MySQL 8 limits user names to 32 characters (MariaDB allows more; RDS MySQL does not).
-const MAX_USER_LEN: usize = 32;
-
-/// The database and user name of a site: `wp_<slug with '_' for '-'>`, or when longer than
-/// 32 characters, its first 23 characters + `_` + 8 hex digits of a hash of the slug.
-/// Slugs contain no `_`, so the mapping is one to one.
-pub fn site_db_name(slug: &str) -> String {
-    let name = format!("wp_{}", slug.replace('-', "_"));
-    if name.len() <= MAX_USER_LEN {
-        return name;
-    }
-    let hash = hex::encode(Sha256::digest(slug.as_bytes()));
-    format!("{}_{}", &name[..MAX_USER_LEN - 9], &hash[..8])
-}
-
-/// Only `[a-z0-9_]` ever goes into SQL as an identifier.
-fn check_identifier(name: &str) -> Result<(), StepError> {
-    if !name.is_empty()
-        && name.len() <= MAX_USER_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        Ok(())
-    } else {
-        Err(StepError::permanent(format!(
-            "refusing the database identifier {name:?}"
-        )))
-    }
-}
-
-pub(super) fn is_valid_user_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_%".contains(&b))
-}
+use crate::sitedb::SiteDatabase;
 
 /// The database step's driver.
 pub struct MariaDbDriver {
@@ -116,26 +77,16 @@ impl MariaDbDriver {
         }
     }
 
-    fn names(&self, site: &SiteSpec) -> Result<(String, String), StepError> {
-        check_slug(&site.slug)?;
-        let name = site_db_name(&site.slug);
-        check_identifier(&name)?;
-        if !is_valid_user_host(&self.cfg.db_user_host) {
-            return Err(StepError::permanent("the database user host is not valid"));
-        }
-        let user = format!("'{name}'@'{}'", self.cfg.db_user_host);
-        Ok((name, user))
+    /// The site's database, and its user as SQL names it (`'name'@'host'`).
+    fn names(&self, site: &SiteSpec) -> Result<(SiteDatabase, String), StepError> {
+        let db = SiteDatabase::of(site, &self.cfg.master_key)?;
+        let user = format!("'{}'@'{}'", db.name, self.cfg.db_user_host);
+        Ok((db, user))
     }
 
     async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        let (name, user) = self.names(site)?;
-        let password = self.cfg.master_key.derive("db-password", &site.slug);
-        // Derived passwords are 64 hex digits: nothing to escape.
-        if !password.expose().bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StepError::permanent(
-                "the derived database password is not hex",
-            ));
-        }
+        let (db, user) = self.names(site)?;
+        let (name, password) = (&db.name, &db.password);
         self.exec(format!(
             "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
         ))
@@ -161,7 +112,8 @@ impl MariaDbDriver {
     }
 
     async fn remove_site(&self, site: &SiteSpec) -> Result<(), StepError> {
-        let (name, user) = self.names(site)?;
+        let (db, user) = self.names(site)?;
+        let name = &db.name;
         self.exec(format!("DROP DATABASE IF EXISTS `{name}`"))
             .await?;
         self.exec(format!("DROP USER IF EXISTS {user}")).await?;
@@ -217,23 +169,5 @@ fn classify(e: sqlx::Error) -> StepError {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::Tls(_) => StepError::Transient(format!("cannot reach MariaDB: {e}")),
         _ => StepError::Permanent(format!("database error: {e}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_short_and_distinct() {
-        assert_eq!(site_db_name("my-blog"), "wp_my_blog");
-        let long = "a".repeat(40);
-        let long2 = format!("{}b", "a".repeat(39));
-        assert_eq!(site_db_name(&long).len(), 32);
-        assert_ne!(site_db_name(&long), site_db_name(&long2));
-        assert!(check_identifier(&site_db_name(&long)).is_ok());
-        assert!(check_identifier("wp_x`; DROP").is_err());
-        assert!(is_valid_user_host("%"));
-        assert!(!is_valid_user_host("x'y"));
     }
 }

@@ -2,17 +2,15 @@
 //! from Debian's package, and this host's nginx + php-fpm.
 //!
 //! They work against the data plane started by `scripts/dataplane.sh start`, which writes
-//! every path they need into `<state>/dataplane.env`; [`LocalConfig::from_state_dir`] reads it.
+//! every path they need into `<state>/dataplane.env`, a layer of the settings
+//! ([`crate::settings`]); [`LocalConfig::single_host`] takes them from there.
 
-mod db_server;
 mod files;
-pub(crate) mod fsutil;
 mod mariadb;
 mod nginx;
 mod wordpress;
 
 use std::{
-    collections::HashMap,
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -21,14 +19,19 @@ use std::{
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-pub use db_server::{AdminLogin, DbServer, ReloadLogin};
+pub use crate::sitedb::{site_db_name, AdminLogin, DbServer, ReloadLogin};
 pub use files::FilesDriver;
-pub use mariadb::{site_db_name, MariaDbDriver};
+pub use mariadb::MariaDbDriver;
 pub use nginx::render as render_server_block;
 pub use wordpress::WordPressDriver;
 
-use super::{Drivers, SiteSpec, StepError};
-use crate::secrets::MasterKey;
+use super::{Drivers, SiteSpec, VaultStep};
+use crate::{
+    domain::{SiteAddressing, SiteSlug},
+    secrets::MasterKey,
+    settings::{Settings, SettingsError},
+    snapshots::Vault,
+};
 
 /// Everything the local drivers need: plain paths, ports and names, plus the master key.
 #[derive(Debug, Clone)]
@@ -43,7 +46,7 @@ pub struct LocalConfig {
     /// when this host does not serve the sites (the AWS shape: the web nodes' `mywp agent`
     /// tests and applies the server blocks it finds in `nginx_sites_dir`).
     pub nginx_conf: Option<PathBuf>,
-    /// Where the per-site server blocks go (`<slug>.conf`), included by `nginx_conf`.
+    /// Where the per-site server blocks go ([`server_block_file`]), included by `nginx_conf`.
     pub nginx_sites_dir: PathBuf,
     /// The FastCGI parameters the server blocks include.
     pub fastcgi_params: PathBuf,
@@ -55,17 +58,13 @@ pub struct LocalConfig {
     pub php_bin: PathBuf,
     /// The sites' directories: `<sites_dir>/<slug>/{config.php,wp-content}`.
     pub sites_dir: PathBuf,
-    /// The port the sites answer on (omitted from URLs when 80).
-    pub sites_port: u16,
-    /// The sites are reached over https through a proxy that terminates TLS (CloudFront and
-    /// the ALB in the AWS shape, `MYWP_SITES_HTTPS=1`): their URLs are `https://<host>` and
-    /// their config trusts the proxy's `X-Forwarded-Proto`.
-    pub sites_https: bool,
+    /// How sites are addressed: the platform domain, the port, http or https.
+    pub addressing: SiteAddressing,
     /// nginx's `listen` for the sites, e.g. `127.0.0.1:8080` (must match the default server).
     pub sites_listen: String,
     /// Where the wordpress step sends its requests for a site's hostname (`host:port`):
-    /// `MYWP_SITES_PROBE`, by default the address of `sites_listen` (this host's nginx); in
-    /// the AWS shape the load balancer in front of the web fleet.
+    /// by default the address of `sites_listen` (this host's nginx); in the AWS shape the
+    /// load balancer in front of the web fleet.
     pub probe_address: String,
     /// The shared core: symlinks into Debian's WordPress plus our wp-config.php shim.
     pub wordpress_core: PathBuf,
@@ -73,8 +72,6 @@ pub struct LocalConfig {
     pub dataplane_php_dir: PathBuf,
     /// The shared default theme, symlinked into each site's themes/.
     pub default_theme_dir: PathBuf,
-    /// Sites are served as `<slug>.<platform_domain>`.
-    pub platform_domain: String,
     /// The OS user php-fpm's workers run as; owns each site's wp-content.
     pub web_user: String,
     /// How long the wordpress step polls for the site to answer 200 with its title.
@@ -83,46 +80,16 @@ pub struct LocalConfig {
     pub master_key: MasterKey,
 }
 
-/// `name`'s value from `lookup`, which must be an absolute path.
-fn absolute_path(
-    lookup: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-) -> Result<PathBuf, LocalConfigError> {
-    let value = lookup(name)
-        .filter(|v| !v.is_empty())
-        .ok_or(LocalConfigError::Missing(name))?;
-    let p = PathBuf::from(&value);
-    if p.is_absolute() {
-        Ok(p)
-    } else {
-        Err(LocalConfigError::Invalid {
-            name,
-            value,
-            why: "must be an absolute path",
-        })
-    }
-}
-
 /// Why the local drivers cannot be configured.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalConfigError {
     #[error(
-        "{path} not found: start the data plane first (`scripts/dataplane.sh start`, with \
-         MYWP_STATE_DIR={state}) ({source})"
+        "{0} is not set: start the data plane first (`scripts/dataplane.sh start` writes it \
+         into <state dir>/dataplane.env), or set it"
     )]
-    EnvFileMissing {
-        path: PathBuf,
-        state: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{0} is not set (expected in dataplane.env, written by `scripts/dataplane.sh start`)")]
     Missing(&'static str),
-    #[error("{name}={value:?} is not valid: {why}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        why: &'static str,
-    },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error("cannot read the master key {path}: {source}")]
     MasterKey {
         path: PathBuf,
@@ -130,234 +97,143 @@ pub enum LocalConfigError {
     },
 }
 
+/// Where a web data plane keeps the sites and their server blocks, and how the panel
+/// reaches their database server: what differs between a single host and the web fleet.
+pub struct WebPlacement {
+    pub db: DbServer,
+    pub sites_dir: PathBuf,
+    pub nginx_sites_dir: PathBuf,
+    /// `None`: this host does not run the sites' nginx (the web nodes' agents do).
+    pub nginx_conf: Option<PathBuf>,
+    pub fastcgi_params: PathBuf,
+    /// The address nginx listens on when not configured.
+    pub default_listen: String,
+    /// Where the wordpress step's checks go when not configured; `None`: where nginx listens.
+    pub default_probe: Option<String>,
+    /// The database users' host part when not configured.
+    pub default_db_user_host: &'static str,
+}
+
+fn need<T: Clone>(value: &Option<T>, key: &'static str) -> Result<T, LocalConfigError> {
+    value.clone().ok_or(LocalConfigError::Missing(key))
+}
+
 impl LocalConfig {
-    /// Reads `<state_dir>/dataplane.env`. Keys in that file are authoritative (they say where
-    /// the running services are); keys it lacks may come from the process environment:
-    /// `MYWP_PLATFORM_DOMAIN` (default `localhost`), `MYWP_DB_USER_HOST` (default
-    /// `localhost`), `MYWP_MASTER_KEY_FILE` (default `<state_dir>/master.key`, created on
-    /// first use), `MYWP_NGINX_BIN`, `MYWP_PHP_BIN`.
+    /// This host's data plane, as `scripts/dataplane.sh start` describes it in
+    /// `<state>/dataplane.env` (a layer of the settings).
+    pub fn single_host(settings: &Settings) -> Result<Self, LocalConfigError> {
+        let host = &settings.host;
+        let nginx_conf = need(&host.nginx_conf, "MYWP_NGINX_CONF")?;
+        let placement = WebPlacement {
+            db: DbServer::Socket(need(&host.mariadb_socket, "MYWP_MARIADB_SOCKET")?),
+            sites_dir: need(&host.sites_dir, "MYWP_SITES_DIR")?,
+            nginx_sites_dir: need(&host.nginx_sites_dir, "MYWP_NGINX_SITES_DIR")?,
+            fastcgi_params: host
+                .fastcgi_params
+                .clone()
+                .unwrap_or_else(|| nginx_conf.with_file_name("fastcgi_params")),
+            nginx_conf: Some(nginx_conf),
+            default_listen: format!("127.0.0.1:{}", settings.sites_port()),
+            default_probe: None,
+            default_db_user_host: "localhost",
+        };
+        Self::new(settings, placement)
+    }
+
+    /// The data plane at `<state_dir>` that `scripts/dataplane.sh start` runs (tests, tools).
     pub fn from_state_dir(state_dir: &Path) -> Result<Self, LocalConfigError> {
-        let path = state_dir.join("dataplane.env");
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| LocalConfigError::EnvFileMissing {
-                path: path.clone(),
-                state: state_dir.to_path_buf(),
-                source,
-            })?;
-        let file = parse_env_file(&text);
-        Self::from_vars(state_dir, |key| {
-            file.get(key).cloned().or_else(|| std::env::var(key).ok())
-        })
+        Self::single_host(&Settings::of_data_plane(state_dir)?)
     }
 
-    /// Builds the config from `lookup` (e.g. a parsed env file); see [`Self::from_state_dir`].
-    pub fn from_vars(
-        state_dir: &Path,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, LocalConfigError> {
-        let socket = absolute_path(&lookup, "MYWP_MARIADB_SOCKET")?;
-        let nginx_conf = absolute_path(&lookup, "MYWP_NGINX_CONF")?;
-        let fastcgi_params = nginx_conf.with_file_name("fastcgi_params");
-        Self::build(
-            state_dir,
-            lookup,
-            DbServer::Socket(socket),
-            Some(nginx_conf),
-            fastcgi_params,
-        )
-    }
-
-    /// The same drivers' config for a data plane this host does not run: site databases on
-    /// `db`, server blocks written for the web nodes' agents (no nginx here), FastCGI
-    /// parameters at `fastcgi_params` on the web nodes. The AWS shape builds it.
-    pub fn for_web_fleet(
-        state_dir: &Path,
-        lookup: impl Fn(&str) -> Option<String>,
-        db: DbServer,
-        fastcgi_params: PathBuf,
-    ) -> Result<Self, LocalConfigError> {
-        Self::build(state_dir, lookup, db, None, fastcgi_params)
-    }
-
-    fn build(
-        state_dir: &Path,
-        lookup: impl Fn(&str) -> Option<String>,
-        db: DbServer,
-        nginx_conf: Option<PathBuf>,
-        fastcgi_params: PathBuf,
-    ) -> Result<Self, LocalConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(LocalConfigError::Missing(name))
-        };
-        let abs = |name: &'static str| absolute_path(&lookup, name);
-        let or = |name: &'static str, default: &str| {
-            lookup(name)
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_string())
-        };
-
-        let port_text = get("MYWP_SITES_PORT")?;
-        let sites_port: u16 = port_text.parse().map_err(|_| LocalConfigError::Invalid {
-            name: "MYWP_SITES_PORT",
-            value: port_text.clone(),
-            why: "must be a TCP port",
-        })?;
-        let platform_domain = or("MYWP_PLATFORM_DOMAIN", "localhost").to_ascii_lowercase();
-        if !is_hostname(&platform_domain) {
-            return Err(LocalConfigError::Invalid {
-                name: "MYWP_PLATFORM_DOMAIN",
-                value: platform_domain,
-                why: "must be a DNS name",
-            });
-        }
-        let db_user_host = or("MYWP_DB_USER_HOST", "localhost");
-        if !mariadb::is_valid_user_host(&db_user_host) {
-            return Err(LocalConfigError::Invalid {
-                name: "MYWP_DB_USER_HOST",
-                value: db_user_host,
-                why: "only letters, digits, '.', '-', '_' and '%' are allowed",
-            });
-        }
-        let sites_listen = or("MYWP_SITES_LISTEN", &format!("127.0.0.1:{sites_port}"));
-        if !sites_listen
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".:[]".contains(c))
-        {
-            return Err(LocalConfigError::Invalid {
-                name: "MYWP_SITES_LISTEN",
-                value: sites_listen,
-                why: "must be an nginx listen address such as 127.0.0.1:8080",
-            });
-        }
-        let probe_address = or(
-            "MYWP_SITES_PROBE",
-            &default_probe(&sites_listen, sites_port),
-        );
-        let key_path = lookup("MYWP_MASTER_KEY_FILE")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| state_dir.join("master.key"));
+    /// The drivers' view of a web data plane placed as `placement` says, with the web
+    /// nodes' paths (shared core, php-fpm's socket…) from `settings`.
+    pub fn new(settings: &Settings, placement: WebPlacement) -> Result<Self, LocalConfigError> {
+        let host = &settings.host;
+        let sites_listen = host
+            .sites_listen
+            .clone()
+            .unwrap_or(placement.default_listen);
+        let probe_address = host
+            .sites_probe
+            .clone()
+            .or(placement.default_probe)
+            .unwrap_or_else(|| default_probe(&sites_listen, settings.sites_port()));
+        let key_path = settings.master_key_path();
         let master_key =
             MasterKey::load_or_create(&key_path).map_err(|source| LocalConfigError::MasterKey {
                 path: key_path,
                 source,
             })?;
-
-        let cfg = Self {
+        let state_dir = &settings.state_dir;
+        Ok(Self {
             // Absolute: the drivers run programs in other working directories.
-            state_dir: std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf()),
-            db,
-            db_user_host,
-            fastcgi_params,
-            nginx_conf,
-            nginx_sites_dir: abs("MYWP_NGINX_SITES_DIR")?,
-            nginx_bin: PathBuf::from(or("MYWP_NGINX_BIN", "nginx")),
-            php_fpm_socket: abs("MYWP_PHP_FPM_SOCKET")?,
-            php_bin: PathBuf::from(or("MYWP_PHP_BIN", "php")),
-            sites_dir: abs("MYWP_SITES_DIR")?,
-            sites_port,
-            sites_https: matches!(or("MYWP_SITES_HTTPS", "0").as_str(), "1" | "true" | "yes"),
+            state_dir: std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.clone()),
+            db: placement.db,
+            db_user_host: host
+                .db_user_host
+                .clone()
+                .unwrap_or_else(|| placement.default_db_user_host.to_string()),
+            nginx_conf: placement.nginx_conf,
+            nginx_sites_dir: placement.nginx_sites_dir,
+            fastcgi_params: placement.fastcgi_params,
+            nginx_bin: host.nginx_bin.clone(),
+            php_fpm_socket: need(&host.php_fpm_socket, "MYWP_PHP_FPM_SOCKET")?,
+            php_bin: host.php_bin.clone(),
+            sites_dir: placement.sites_dir,
+            addressing: settings.addressing(),
             sites_listen,
             probe_address,
-            wordpress_core: abs("MYWP_WORDPRESS_CORE")?,
-            dataplane_php_dir: abs("MYWP_DATAPLANE_PHP_DIR")?,
-            default_theme_dir: PathBuf::from(or(
-                "MYWP_DEFAULT_THEME_DIR",
-                "/usr/share/wordpress/wp-content/themes/twentytwentythree",
-            )),
-            platform_domain,
-            web_user: or("MYWP_WEB_USER", "www-data"),
+            wordpress_core: need(&host.wordpress_core, "MYWP_WORDPRESS_CORE")?,
+            dataplane_php_dir: need(&host.dataplane_php_dir, "MYWP_DATAPLANE_PHP_DIR")?,
+            default_theme_dir: host.default_theme_dir.clone(),
+            web_user: host.web_user.clone(),
             health_timeout: Duration::from_secs(30),
             master_key,
-        };
-        for (name, value) in [
-            ("MYWP_PHP_FPM_SOCKET", &cfg.php_fpm_socket),
-            ("MYWP_SITES_DIR", &cfg.sites_dir),
-            ("MYWP_WORDPRESS_CORE", &cfg.wordpress_core),
-            ("MYWP_NGINX_SITES_DIR", &cfg.nginx_sites_dir),
-        ] {
-            if !is_safe_path(value) {
-                return Err(LocalConfigError::Invalid {
-                    name,
-                    value: value.display().to_string(),
-                    why: "must not contain spaces, quotes, ';', '{', '}', '$' or '\\'",
-                });
-            }
-        }
-        Ok(cfg)
-    }
-
-    /// The site's platform hostname, `<slug>.<platform domain>`.
-    pub fn site_host(&self, slug: &str) -> String {
-        format!("{slug}.{}", self.platform_domain)
-    }
-
-    /// The site's platform URL without a trailing slash, e.g. `http://blog.localhost:8080`.
-    pub fn site_url(&self, slug: &str) -> String {
-        self.url_of(&self.site_host(slug))
-    }
-
-    /// The site's address, what WordPress calls its home: its primary domain if it has
-    /// one, else its platform hostname.
-    pub fn home_host(&self, site: &SiteSpec) -> String {
-        site.primary
-            .clone()
-            .unwrap_or_else(|| self.site_host(&site.slug))
-    }
-
-    /// [`Self::home_host`] as a URL without a trailing slash.
-    pub fn home_url(&self, site: &SiteSpec) -> String {
-        self.url_of(&self.home_host(site))
-    }
-
-    /// `host`'s URL as the sites are served: https behind a proxy, else http on the port.
-    fn url_of(&self, host: &str) -> String {
-        if self.sites_https {
-            return format!("https://{host}");
-        }
-        match self.sites_port {
-            80 => format!("http://{host}"),
-            port => format!("http://{host}:{port}"),
-        }
+        })
     }
 
     /// The site's directory: its config.php and wp-content.
-    pub fn site_dir(&self, slug: &str) -> PathBuf {
-        self.sites_dir.join(slug)
+    pub fn site_dir(&self, slug: &SiteSlug) -> PathBuf {
+        self.sites_dir.join(slug.as_str())
     }
 
     /// The site's generated WordPress config.
-    pub fn site_config(&self, slug: &str) -> PathBuf {
+    pub fn site_config(&self, slug: &SiteSlug) -> PathBuf {
         self.site_dir(slug).join("config.php")
     }
 
     /// The site's nginx server block.
-    pub fn server_block(&self, slug: &str) -> PathBuf {
-        self.nginx_sites_dir.join(format!("{slug}.conf"))
+    pub fn server_block(&self, slug: &SiteSlug) -> PathBuf {
+        self.nginx_sites_dir.join(server_block_file(slug))
     }
 
-    fn login_key(&self, slug: &str) -> crate::secrets::Secret {
+    fn login_key(&self, slug: &SiteSlug) -> crate::secrets::Secret {
         self.master_key.derive("wp-login-key", slug)
     }
 }
 
-/// The single-host drivers: database, files, wordpress, and backup (snapshots kept in
-/// `<state>/snapshots/`); the other steps are not available on this shape (`None`).
-pub fn local_drivers(cfg: LocalConfig) -> Result<Drivers, LocalConfigError> {
-    let cfg = Arc::new(cfg);
-    let snapshots = Arc::new(crate::snapshots::Snapshots::local(cfg.clone()));
-    Ok(Drivers {
+/// The file name of a site's server block: `<slug>.conf`. The web nodes' agent reads the
+/// same contract back with [`slug_of_server_block`].
+pub fn server_block_file(slug: &SiteSlug) -> String {
+    format!("{slug}.conf")
+}
+
+/// The site a server block's file name belongs to, if it is one (`<slug>.conf`).
+pub fn slug_of_server_block(file_name: &str) -> Option<SiteSlug> {
+    let stem = file_name.strip_suffix(".conf")?;
+    SiteSlug::from_stored(stem).ok()
+}
+
+/// The single-host drivers: database, files, wordpress, and backup (the site's place in the
+/// snapshot `vault`); the other steps are not available on this shape (`None`).
+pub fn local_drivers(cfg: Arc<LocalConfig>, vault: Arc<dyn Vault>) -> Drivers {
+    Drivers {
         database: Some(Arc::new(MariaDbDriver::new(cfg.clone()))),
         files: Some(Arc::new(FilesDriver::new(cfg.clone()))),
         wordpress: Some(Arc::new(WordPressDriver::new(cfg))),
-        backup: Some(Arc::new(crate::snapshots::SnapshotsStep::new(
-            snapshots.vault().clone(),
-        ))),
-        snapshots: Some(snapshots),
+        backup: Some(Arc::new(VaultStep::new(vault))),
         ..Drivers::default()
-    })
+    }
 }
 
 /// A one-time login link into the site's wp-admin for its owner, valid for `valid_for`
@@ -373,40 +249,10 @@ pub fn login_link(cfg: &LocalConfig, site: &SiteSpec, valid_for: Duration) -> St
         Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("any key length works");
     mac.update(format!("{}|{expires}", site.owner_email.to_lowercase()).as_bytes());
     let signature = hex::encode(mac.finalize().into_bytes());
-    format!("{}/?mywp-login={expires}.{signature}", cfg.home_url(site))
-}
-
-/// Slugs are DNS labels: 1–40 of `[a-z0-9-]`, not starting or ending with `-`.
-pub(crate) fn check_slug(slug: &str) -> Result<(), StepError> {
-    let ok = !slug.is_empty()
-        && slug.len() <= 40
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(StepError::permanent(format!(
-            "site name {slug:?} is not valid: use 1 to 40 lowercase letters, digits and '-'"
-        )))
-    }
-}
-
-/// A lowercase DNS name (IDNA-normalised already): labels of `[a-z0-9-]`, 253 chars at most.
-pub(crate) fn is_hostname(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
+    format!(
+        "{}/?mywp-login={expires}.{signature}",
+        cfg.addressing.home_url(site)
+    )
 }
 
 /// The address nginx listens on for the sites, as something to connect to: an unspecified
@@ -424,65 +270,28 @@ fn default_probe(listen: &str, port: u16) -> String {
     }
 }
 
-/// Paths that go into nginx and PHP config verbatim must not need quoting.
-fn is_safe_path(p: &Path) -> bool {
-    p.to_str().is_some_and(|s| {
-        !s.chars()
-            .any(|c| c.is_whitespace() || "'\"`;{}$\\#".contains(c))
-    })
-}
-
-/// The `KEY=value` lines of an env file such as `dataplane.env`.
-pub fn read_env_file(path: &Path) -> std::io::Result<HashMap<String, String>> {
-    Ok(parse_env_file(&std::fs::read_to_string(path)?))
-}
-
-fn parse_env_file(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
-        .map(|(k, v)| {
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(v);
-            (k.trim().to_string(), v.to_string())
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn env_file_parsing() {
-        let vars = parse_env_file("# c\nA=1\nexport B=\"two\"\n\nC='x y'\n");
-        assert_eq!(vars["A"], "1");
-        assert_eq!(vars["B"], "two");
-        assert_eq!(vars["C"], "x y");
-    }
-
-    #[test]
-    fn slugs_and_hosts() {
-        assert!(check_slug("my-blog2").is_ok());
-        assert!(check_slug("-x").is_err());
-        assert!(check_slug("a_b").is_err());
-        assert!(check_slug(&"a".repeat(41)).is_err());
-        assert!(is_hostname("blog.example.com"));
-        assert!(!is_hostname("blog.example.com;"));
-        assert!(!is_hostname("a..b"));
+    fn server_block_names_round_trip() {
+        let slug = SiteSlug::parse("my-blog2").unwrap();
+        assert_eq!(server_block_file(&slug), "my-blog2.conf");
+        assert_eq!(slug_of_server_block("my-blog2.conf"), Some(slug));
+        for bad in ["-x.conf", "a_b.conf", "x.conf.bak", ".x.conf", "Blog.conf"] {
+            assert_eq!(slug_of_server_block(bad), None, "{bad}");
+        }
     }
 
     #[test]
     fn missing_keys_are_named() {
-        let dir = std::env::temp_dir().join(format!("mywp-cfg-{}", std::process::id()));
-        let err = LocalConfig::from_vars(&dir, |_| None).unwrap_err();
-        assert!(err.to_string().contains("MYWP_MARIADB_SOCKET"), "{err}");
-        let err = LocalConfig::from_state_dir(&dir).unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let err = LocalConfig::from_state_dir(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("dataplane.env"), "{err}");
+        std::fs::write(dir.path().join("dataplane.env"), "MYWP_SITES_PORT=8080\n").unwrap();
+        let err = LocalConfig::from_state_dir(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("MYWP_NGINX_CONF"), "{err}");
         assert!(err.to_string().contains("dataplane.sh start"), "{err}");
     }
 }

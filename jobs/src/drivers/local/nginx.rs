@@ -2,29 +2,24 @@
 
 use std::{path::Path, time::Duration};
 
-use super::{
+use super::LocalConfig;
+use crate::{
+    domain::Hostname,
+    drivers::{SiteSpec, StepError},
     fsutil::{
         read_if_exists, remove_file_if_exists, stale_entries, temp_prefix, write_atomic, Owner,
     },
-    is_hostname, LocalConfig,
 };
-use crate::drivers::{SiteSpec, StepError};
 
 /// Every hostname the site answers to: its platform hostname, then the spec's, deduplicated.
-pub fn server_names(cfg: &LocalConfig, site: &SiteSpec) -> Result<Vec<String>, StepError> {
-    let mut names = vec![cfg.site_host(&site.slug)];
+pub fn server_names(cfg: &LocalConfig, site: &SiteSpec) -> Vec<Hostname> {
+    let mut names = vec![cfg.addressing.platform_host(&site.slug)];
     for host in &site.hostnames {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if !is_hostname(&host) {
-            return Err(StepError::permanent(format!(
-                "{host:?} is not a valid hostname"
-            )));
-        }
-        if !names.contains(&host) {
-            names.push(host);
+        if !names.contains(host) {
+            names.push(host.clone());
         }
     }
-    Ok(names)
+    names
 }
 
 /// The server block routing the site's hostnames to the shared core with the site's config.
@@ -32,28 +27,31 @@ pub fn server_names(cfg: &LocalConfig, site: &SiteSpec) -> Result<Vec<String>, S
 /// With a primary domain, it alone serves the site; the site's other hostnames answer with
 /// a permanent redirect to it, as visitors and search engines expect of an address.
 pub fn render(cfg: &LocalConfig, site: &SiteSpec) -> Result<String, StepError> {
-    let all = server_names(cfg, site)?;
+    let all = server_names(cfg, site);
     let (names, redirect) = match &site.primary {
         Some(primary) if all.contains(primary) => {
             let others: Vec<&str> = all
                 .iter()
-                .map(String::as_str)
-                .filter(|h| h != primary)
+                .filter(|h| *h != primary)
+                .map(|h| h.as_str())
                 .collect();
-            let home = cfg.home_url(site);
+            let home = cfg.addressing.home_url(site);
             let redirect = format!(
                 "\nserver {{\n    listen {};\n    server_name {};\n    return 301 {home}$request_uri;\n}}\n",
                 cfg.sites_listen,
                 others.join(" ")
             );
-            (primary.clone(), redirect)
+            (primary.to_string(), redirect)
         }
         Some(primary) => {
             return Err(StepError::permanent(format!(
                 "the primary domain {primary} is not one of the site's hostnames"
             )))
         }
-        None => (all.join(" "), String::new()),
+        None => (
+            all.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(" "),
+            String::new(),
+        ),
     };
     let slug = &site.slug;
     let core = cfg.wordpress_core.display();
@@ -65,8 +63,8 @@ pub fn render(cfg: &LocalConfig, site: &SiteSpec) -> Result<String, StepError> {
     let listen = &cfg.sites_listen;
     let params = cfg.fastcgi_params.display();
     // WordPress builds redirects from HTTP_HOST: it must carry the port of the site's URLs.
-    let http_host = match cfg.sites_port {
-        _ if cfg.sites_https => "$host".to_string(),
+    let http_host = match cfg.addressing.port {
+        _ if cfg.addressing.https => "$host".to_string(),
         80 => "$host".to_string(),
         port => format!("$host:{port}"),
     };

@@ -9,12 +9,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{
-    check_slug,
-    fsutil::{ensure_dir, Owner},
-    nginx, LocalConfig,
-};
+use super::{nginx, LocalConfig};
 use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
+use crate::fsutil::{ensure_dir, Owner};
 
 /// How long the CLI install may take before it counts as hung.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(180);
@@ -31,7 +28,6 @@ impl WordPressDriver {
 
     async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
         let cfg = &*self.cfg;
-        check_slug(&site.slug)?;
         if site.title.trim().is_empty() {
             return Err(StepError::permanent("the site needs a title"));
         }
@@ -50,8 +46,8 @@ impl WordPressDriver {
         install(cfg, site).await?;
         // Live means the site's address answers: its primary domain once it has one (the
         // platform hostname then redirects there).
-        let home = cfg.home_host(site);
-        let url = format!("{}/", cfg.home_url(site));
+        let home = cfg.addressing.home_host(site);
+        let url = format!("{}/", cfg.addressing.home_url(site));
         let deadline = Instant::now() + cfg.health_timeout;
         let mut reloaded = changed;
         loop {
@@ -80,13 +76,12 @@ impl WordPressDriver {
 
     async fn remove_site(&self, site: &SiteSpec) -> Result<(), StepError> {
         let cfg = &*self.cfg;
-        check_slug(&site.slug)?;
         nginx::remove(cfg, site).await?;
         // The hostname must stop serving the site: nginx's default server answers 404 once
         // the reload has reached every worker.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let seen = match probe(cfg, &cfg.site_host(&site.slug)).await {
+            let seen = match probe(cfg, &cfg.addressing.platform_host(&site.slug)).await {
                 Ok((404, _)) => return Ok(()),
                 Ok((status, _)) => format!("HTTP {status}"),
                 // nginx does not answer at all: nothing serves the site.
@@ -95,7 +90,7 @@ impl WordPressDriver {
             if Instant::now() >= deadline {
                 return Err(StepError::Transient(format!(
                     "{} still answers after removing its server block: {seen}",
-                    cfg.site_host(&site.slug)
+                    cfg.addressing.platform_host(&site.slug)
                 )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -118,7 +113,11 @@ impl Driver for WordPressDriver {
 async fn install(cfg: &LocalConfig, site: &SiteSpec) -> Result<(), StepError> {
     let web = Owner::of_user(&cfg.web_user)?;
     let php_dir = &cfg.dataplane_php_dir;
-    let host = cfg.home_url(site).trim_start_matches("http://").to_string();
+    let host = cfg
+        .addressing
+        .home_url(site)
+        .trim_start_matches("http://")
+        .to_string();
     // PHP's CLI keeps no opcode cache between runs, so every install would compile all of
     // WordPress again (~0.5 s of CPU); a file cache shared by the installs saves that.
     let opcache = cfg.state_dir.join("php-cli-opcache");
@@ -190,7 +189,7 @@ async fn probe(cfg: &LocalConfig, host: &str) -> Result<(u16, String), String> {
         .build()
         .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
     let mut request = client.get(format!("http://{host}:{}/", addr.port()));
-    if cfg.sites_https {
+    if cfg.addressing.https {
         // As CloudFront and the load balancer tell the site: the visitor came over https.
         request = request.header("X-Forwarded-Proto", "https");
     }

@@ -15,7 +15,10 @@
 //!    (`snapshots.rs`).
 //! 5. The idle panel's CPU over a minute after sites were deleted right after a snapshot,
 //!    and what the job queue holds then (`idle.rs`).
+//! 6. The browser bundle: its files raw, gzip and brotli, and a first visit's bytes as the
+//!    panel serves them (`bundle.rs`).
 
+mod bundle;
 mod idle;
 mod snapshots;
 
@@ -774,7 +777,7 @@ fn environment() -> Vec<String> {
             "control plane: SQLite (fresh file per part), in-process panel + {} workers; data plane {} (sites on port {})",
             8,
             dataplane::state_dir().display(),
-            cfg.sites_port
+            cfg.addressing.port
         ),
         format!(
             "load: {REQUESTS} requests per row after 50 warm-up, concurrency {CONCURRENCY}, reqwest over loopback from the same process"
@@ -789,7 +792,7 @@ async fn main() {
     let mut report = Report::default();
 
     // MYWP_BENCH_PARTS (e.g. "3") runs only some parts, for profiling one of them.
-    let parts = std::env::var("MYWP_BENCH_PARTS").unwrap_or_else(|_| "1,2,3,4,5".into());
+    let parts = std::env::var("MYWP_BENCH_PARTS").unwrap_or_else(|_| "1,2,3,4,5,6".into());
     let part = |n: &str| parts.split(',').any(|p| p.trim() == n);
     if part("1") || part("2") {
         let app = TestApp::spawn().await;
@@ -818,6 +821,10 @@ async fn main() {
         let app = TestApp::spawn().await;
         idle::idle(&app, &mut report).await;
         app.stop().await;
+    }
+    if part("6") {
+        log("part 6: the browser bundle");
+        bundle::bundle(&mut report).await;
     }
 
     let mut out = String::from("# MyWP benchmark\n\n");

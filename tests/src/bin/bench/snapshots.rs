@@ -43,7 +43,7 @@ pub async fn snapshots(app: &TestApp, report: &mut Report) {
     c.create_site(&title, &slug).await;
     c.wait_status(&slug, "live", LIVE_TIMEOUT).await;
     let uploads = dataplane::config()
-        .site_dir(&slug)
+        .site_dir(&mywp_jobs::domain::SiteSlug::from_stored(&slug).unwrap())
         .join("wp-content/uploads/bench");
     std::fs::create_dir_all(&uploads).expect("the uploads directory");
     let mut state = 0x2545_f491_4f6c_dd1d_u64;

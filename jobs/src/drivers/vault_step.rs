@@ -1,22 +1,22 @@
-//! The snapshots' part of the backup step: the site's place in the vault, and on removal,
-//! every snapshot of the site deleted.
+//! The snapshots' part of the backup step: the site's place in the snapshot vault, and on
+//! removal, every snapshot of the site deleted.
 
 use std::sync::Arc;
 
-use super::Vault;
-use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
+use super::{Driver, Ensured, Removed, SiteSpec, StepError};
+use crate::snapshots::Vault;
 
-pub struct SnapshotsStep {
+pub struct VaultStep {
     vault: Arc<dyn Vault>,
 }
 
-impl SnapshotsStep {
+impl VaultStep {
     pub fn new(vault: Arc<dyn Vault>) -> Self {
         Self { vault }
     }
 }
 
-impl Driver for SnapshotsStep {
+impl Driver for VaultStep {
     async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
         self.vault.prepare(&site.slug).await?;
         Ok(Ensured::Done {

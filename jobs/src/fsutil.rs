@@ -1,4 +1,5 @@
-//! File-system helpers for the local drivers: atomic writes, owned directories, symlinks.
+//! File-system helpers of the local drivers and the snapshots: atomic writes, owned
+//! directories, symlinks, what a killed process left behind.
 //!
 //! Everything is written through a temporary file in the same directory and renamed into
 //! place, so a worker killed at any instant leaves either the old or the new file.
@@ -12,7 +13,7 @@ use std::{
 
 use nix::unistd::{chown, Gid, Uid, User};
 
-use crate::drivers::StepError;
+use crate::domain::StepError;
 
 /// An OS user's ids.
 #[derive(Debug, Clone, Copy)]

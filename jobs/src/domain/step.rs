@@ -1,4 +1,4 @@
-//! The steps of a site's pipeline and the DAG between them.
+//! The steps of a site's provisioning pipeline, the DAG between them, and where each stands.
 
 use serde::{Deserialize, Serialize};
 
@@ -50,10 +50,6 @@ impl StepKind {
             StepKind::Certificate => "certificate",
             StepKind::Backup => "backup",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<StepKind> {
-        StepKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     /// What the step provides, in a customer's words.
@@ -118,15 +114,14 @@ impl StepState {
         }
     }
 
-    pub fn parse(s: &str) -> Option<StepState> {
-        StepState::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
     /// Done, or nothing to do here: the steps that need this one may start.
     pub fn satisfies_dependents(self) -> bool {
         matches!(self, StepState::Done | StepState::Unavailable)
     }
 }
+
+stored_names!(StepKind, "step");
+stored_names!(StepState, "step state");
 
 #[cfg(test)]
 mod tests {
@@ -149,5 +144,10 @@ mod tests {
         }
         assert_eq!(StepKind::parse("nope"), None);
         assert_eq!(StepState::parse("waiting"), Some(StepState::Waiting));
+        for state in StepState::ALL {
+            assert_eq!(StepState::try_from(state.as_str().to_owned()), Ok(state));
+        }
+        let unknown = StepKind::try_from("nope".to_owned()).unwrap_err();
+        assert_eq!(unknown.to_string(), "unknown step \"nope\"");
     }
 }
