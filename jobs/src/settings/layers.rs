@@ -47,6 +47,14 @@ struct Layer {
 }
 
 impl Layer {
+    fn of<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Layer {
+        let vars = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        Layer { vars }
+    }
+
     fn read(path: &Path) -> Result<Layer, SettingsError> {
         let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
             path: path.to_path_buf(),
@@ -133,12 +141,8 @@ impl Layers {
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Layers {
-        let vars = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
         Layers {
-            layers: vec![Layer { vars }],
+            layers: vec![Layer::of(pairs)],
             use_env: false,
         }
     }
@@ -162,11 +166,7 @@ impl Layers {
         mut self,
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Layers {
-        let vars = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        self.layers.insert(0, Layer { vars });
+        self.layers.insert(0, Layer::of(pairs));
         self
     }
 

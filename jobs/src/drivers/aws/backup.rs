@@ -186,8 +186,10 @@ impl BackupDriver {
             })?;
         Ok(())
     }
+}
 
-    async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+impl Driver for BackupDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
         let plan_id = self.ensure_plan(site).await?;
         if self.cfg.backup_selections {
             self.ensure_selection(site, &plan_id).await?;
@@ -197,7 +199,7 @@ impl BackupDriver {
         })
     }
 
-    async fn remove_site(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
         let Some(plan_id) = self.plan_id(site).await? else {
             return Ok(Removed::Gone);
         };
@@ -227,15 +229,5 @@ impl BackupDriver {
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(Removed::Gone),
             Err(e) => Err(step_error(&format!("delete backup plan {plan_id}"), e)),
         }
-    }
-}
-
-impl Driver for BackupDriver {
-    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        self.ensure_site(site).await
-    }
-
-    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
-        self.remove_site(site).await
     }
 }

@@ -433,43 +433,6 @@ impl CdnDriver {
         Ok(())
     }
 
-    async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        let dist = self.converge(site, None).await?;
-        let resource = format!("cloudfront:{} {}", dist.id, dist.domain_name);
-        Ok(deployed_or_waiting(&dist, resource))
-    }
-
-    /// Disable, wait for that to deploy, delete: each call takes the next step.
-    async fn remove_site(&self, site: &SiteSpec) -> Result<Removed, StepError> {
-        let Some(dist) = self.find(site).await? else {
-            return Ok(Removed::Gone);
-        };
-        let mut step = removal_step(&dist);
-        if step == RemovalStep::Disable {
-            self.update(&dist.id, |mut config| {
-                config.enabled = false;
-                config
-            })
-            .await?;
-            // Usually minutes on AWS; an edge-less setup may be done already.
-            step = match self.find(site).await? {
-                Some(now) => removal_step(&now),
-                None => return Ok(Removed::Gone),
-            };
-        }
-        if step != RemovalStep::Delete {
-            return Ok(Removed::Waiting {
-                retry_after: DEPLOY_POLL,
-                reason: format!(
-                    "CloudFront is disabling distribution {}; it can be deleted once that \
-                     is deployed",
-                    dist.id
-                ),
-            });
-        }
-        self.delete(&dist.id).await
-    }
-
     async fn delete(&self, id: &str) -> Result<Removed, StepError> {
         let cf = &self.clients.cloudfront;
         let current = match cf.get_distribution().id(id).send().await {
@@ -589,11 +552,40 @@ impl AliasTargets for CdnDriver {
 
 impl Driver for CdnDriver {
     async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        self.ensure_site(site).await
+        let dist = self.converge(site, None).await?;
+        let resource = format!("cloudfront:{} {}", dist.id, dist.domain_name);
+        Ok(deployed_or_waiting(&dist, resource))
     }
 
+    /// Disable, wait for that to deploy, delete: each call takes the next step.
     async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
-        self.remove_site(site).await
+        let Some(dist) = self.find(site).await? else {
+            return Ok(Removed::Gone);
+        };
+        let mut step = removal_step(&dist);
+        if step == RemovalStep::Disable {
+            self.update(&dist.id, |mut config| {
+                config.enabled = false;
+                config
+            })
+            .await?;
+            // Usually minutes on AWS; an edge-less setup may be done already.
+            step = match self.find(site).await? {
+                Some(now) => removal_step(&now),
+                None => return Ok(Removed::Gone),
+            };
+        }
+        if step != RemovalStep::Delete {
+            return Ok(Removed::Waiting {
+                retry_after: DEPLOY_POLL,
+                reason: format!(
+                    "CloudFront is disabling distribution {}; it can be deleted once that \
+                     is deployed",
+                    dist.id
+                ),
+            });
+        }
+        self.delete(&dist.id).await
     }
 }
 

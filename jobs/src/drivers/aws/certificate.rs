@@ -330,8 +330,43 @@ impl CertificateDriver {
             Removed::Gone => Ensured::Done { resource },
         }
     }
+}
 
-    async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+/// A sorted, deduplicated list of names.
+fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = names.collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// ACM's idempotency token (`\w{1,32}`) for the site's certificate of `domains`.
+fn idempotency_token(site_id: i64, domains: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let set = sorted(domains.iter().cloned()).join(",");
+    let hash = hex::encode(Sha256::digest(set.as_bytes()));
+    format!("mywp{site_id}x{}", &hash[..12])
+}
+
+/// What the customer reads while validation is pending.
+pub(crate) fn pending_message(records: &[ValidationRecord]) -> String {
+    let theirs: Vec<String> = records
+        .iter()
+        .filter(|r| r.zone_id.is_none())
+        .map(|r| format!("CNAME {} → {}", r.name, r.value))
+        .collect();
+    if theirs.is_empty() {
+        "waiting for ACM to validate the domain (its DNS records are in place)".to_string()
+    } else {
+        format!(
+            "waiting for DNS validation: create these records at your domain's DNS provider: {}",
+            theirs.join("; ")
+        )
+    }
+}
+
+impl Driver for CertificateDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
         let domains = self.custom_domains(site);
         let (current, stale) = self.sort_certificates(site, &domains).await?;
         if domains.is_empty() {
@@ -393,56 +428,13 @@ impl CertificateDriver {
         }
     }
 
-    async fn remove_site(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
         let arns = self.certificates(site).await?;
         // A distribution still using one is the cdn step's to delete: wait for it.
         Ok(self
             .delete_certificates(&arns, &[])
             .await?
             .unwrap_or(Removed::Gone))
-    }
-}
-
-/// A sorted, deduplicated list of names.
-fn sorted(names: impl Iterator<Item = String>) -> Vec<String> {
-    let mut names: Vec<String> = names.collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// ACM's idempotency token (`\w{1,32}`) for the site's certificate of `domains`.
-fn idempotency_token(site_id: i64, domains: &[String]) -> String {
-    use sha2::{Digest, Sha256};
-    let set = sorted(domains.iter().cloned()).join(",");
-    let hash = hex::encode(Sha256::digest(set.as_bytes()));
-    format!("mywp{site_id}x{}", &hash[..12])
-}
-
-/// What the customer reads while validation is pending.
-pub(crate) fn pending_message(records: &[ValidationRecord]) -> String {
-    let theirs: Vec<String> = records
-        .iter()
-        .filter(|r| r.zone_id.is_none())
-        .map(|r| format!("CNAME {} → {}", r.name, r.value))
-        .collect();
-    if theirs.is_empty() {
-        "waiting for ACM to validate the domain (its DNS records are in place)".to_string()
-    } else {
-        format!(
-            "waiting for DNS validation: create these records at your domain's DNS provider: {}",
-            theirs.join("; ")
-        )
-    }
-}
-
-impl Driver for CertificateDriver {
-    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        self.ensure_site(site).await
-    }
-
-    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
-        self.remove_site(site).await
     }
 }
 

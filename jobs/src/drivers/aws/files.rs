@@ -172,8 +172,10 @@ impl EfsFilesDriver {
             Err(e) => Err(step_error(&format!("delete access point {id}"), e)),
         }
     }
+}
 
-    async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
+impl Driver for EfsFilesDriver {
+    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
         let ap = self.ensure_access_point(site).await?;
         let mount = &self.cfg.efs_mount;
         if !mount.is_dir() {
@@ -196,7 +198,7 @@ impl EfsFilesDriver {
         }
     }
 
-    async fn remove_site(&self, site: &SiteSpec) -> Result<Removed, StepError> {
+    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
         if let Removed::Waiting {
             retry_after,
             reason,
@@ -213,15 +215,5 @@ impl EfsFilesDriver {
             }
         }
         Ok(Removed::Gone)
-    }
-}
-
-impl Driver for EfsFilesDriver {
-    async fn ensure(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        self.ensure_site(site).await
-    }
-
-    async fn remove(&self, site: &SiteSpec) -> Result<Removed, StepError> {
-        self.remove_site(site).await
     }
 }
