@@ -105,11 +105,14 @@ pub async fn idle(app: &TestApp, report: &mut Report) {
     let queue = &app.plane.queue;
     match queue.counts().await {
         Ok(counts) => {
-            let file = app.dir.path().join("mywp.db.queue");
-            let bytes = std::fs::metadata(&file).map_or(0, |m| m.len());
+            // The queue's SQLite file and its write-ahead log.
+            let bytes: u64 = ["mywp.db.queue", "mywp.db.queue-wal"]
+                .iter()
+                .map(|f| std::fs::metadata(app.dir.path().join(f)).map_or(0, |m| m.len()))
+                .sum();
             report.notes.push(format!(
                 "idle: after the run the job queue holds {} waiting and {} finished jobs (finished \
-                 ones are deleted {} after they end); its SQLite file is {:.0} KB",
+                 ones are deleted {} after they end); its SQLite file and log hold {:.0} KB",
                 counts.waiting,
                 counts.finished,
                 secs(queue.settings().keep_finished),
