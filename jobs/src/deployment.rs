@@ -66,6 +66,7 @@ fn content_of(web: &LocalConfig) -> SiteContent {
     SiteContent {
         sites_dir: web.sites_dir.clone(),
         db: web.db.clone(),
+        db_namespace: web.db_namespace.clone(),
         master_key: web.master_key.clone(),
     }
 }

@@ -15,7 +15,7 @@ use mywp_jobs::{
     deployment::Deployment,
     domain::SiteSlug,
     drivers::{
-        local::{login_link, site_db_name, LocalConfig},
+        local::{login_link, DbNamespace, LocalConfig},
         Drivers, Ensured, SiteSpec,
     },
 };
@@ -146,7 +146,9 @@ async fn remove_all(drivers: &Drivers, site: &SiteSpec) {
 }
 
 async fn full_lifecycle(slug: String) {
-    let cfg = config();
+    let mut cfg = config();
+    // Its own names on the shared MariaDB: every test here numbers its site 1.
+    cfg.db_namespace = DbNamespace::parse(&common::db_namespace()).unwrap();
     let deployment = Deployment::single_host(cfg.clone());
     let drivers = deployment.drivers;
     assert!(drivers.media.is_none() && drivers.cdn.is_none() && drivers.dns.is_none());
@@ -155,7 +157,7 @@ async fn full_lifecycle(slug: String) {
     assert!(drivers.backup.is_some() && deployment.snapshots.is_some());
     let snapshots = cfg.state_dir.join("snapshots").join(&slug);
     let site = site(&cfg, &slug);
-    let db = site_db_name(&slug);
+    let db = cfg.db_namespace.db_name(site.id);
     assert!(db.len() <= 32, "{db}");
     let pool = root_pool(&cfg).await;
 

@@ -88,6 +88,7 @@ pub async fn infra(fleet: bool) -> TestInfra {
         ),
         // moto has no AWS Backup selections (see jobs/tests/aws_recorded.rs).
         ("MYWP_AWS_BACKUP_SELECTIONS".into(), "off".into()),
+        ("MYWP_DB_NAMESPACE".into(), crate::db_namespace()),
     ];
     // Placeholders, replaced as the resources are made; the clients only need the endpoint.
     let placeholder = |vars: &mut Vec<(String, String)>| {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use mywp_jobs::domain::SiteSlug;
-use mywp_jobs::drivers::local::{site_db_name, LocalConfig};
+use mywp_jobs::{drivers::local::LocalConfig, sitedb::registry};
 use sqlx::{ConnectOptions, Row};
 
 /// The test data plane's state directory, as the test command started it.
@@ -25,6 +25,8 @@ pub fn config() -> LocalConfig {
 pub struct Leftovers {
     pub databases: i64,
     pub users: i64,
+    /// The database server's record of which site the name belongs to.
+    pub registered: i64,
     pub directory: bool,
     pub server_block: bool,
 }
@@ -33,61 +35,81 @@ impl Leftovers {
     pub const NONE: Leftovers = Leftovers {
         databases: 0,
         users: 0,
+        registered: 0,
         directory: false,
         server_block: false,
     };
     pub const ONE: Leftovers = Leftovers {
         databases: 1,
         users: 1,
+        registered: 1,
         directory: true,
         server_block: true,
     };
 }
 
-pub async fn leftovers(slug: &str) -> Leftovers {
-    leftovers_in(&config(), slug).await
+/// What is left of the site `slug` whose database is `db` (see `TestApp::site_db`).
+pub async fn leftovers(db: &str, slug: &str) -> Leftovers {
+    leftovers_in(&config(), db, slug).await
 }
 
 /// What is left of a site where `cfg` provisions it (its database server, directories).
-pub async fn leftovers_in(cfg: &LocalConfig, slug: &str) -> Leftovers {
-    let name = site_db_name(slug);
+pub async fn leftovers_in(cfg: &LocalConfig, db: &str, slug: &str) -> Leftovers {
     let mut conn = cfg
         .db
         .admin_options()
         .connect()
         .await
         .unwrap_or_else(|e| panic!("connect to {}: {e}", cfg.db.describe()));
-    let databases: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = ?")
-            .bind(&name)
-            .fetch_one(&mut conn)
-            .await
-            .expect("count databases")
-            .try_get("n")
-            .unwrap();
-    let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM mysql.user WHERE user = ?")
-        .bind(&name)
-        .fetch_one(&mut conn)
-        .await
-        .expect("count users")
-        .try_get("n")
-        .unwrap();
+    let databases = count(
+        &mut conn,
+        "SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = ?".into(),
+        db,
+    )
+    .await;
+    let users = count(
+        &mut conn,
+        "SELECT COUNT(*) AS n FROM mysql.user WHERE user = ?".into(),
+        db,
+    )
+    .await;
+    let registered = count(
+        &mut conn,
+        format!(
+            "SELECT COUNT(*) AS n FROM `{}`.site_databases WHERE name = ?",
+            registry::DATABASE
+        ),
+        db,
+    )
+    .await;
     let slug = SiteSlug::from_stored(slug).expect("a site name");
     Leftovers {
         databases,
         users,
+        registered,
         directory: cfg.site_dir(&slug).exists(),
         server_block: cfg.server_block(&slug).exists(),
     }
 }
 
-/// Runs `sql` in the site's database on `cfg`'s database server, as the administrator.
-pub async fn site_sql(cfg: &LocalConfig, slug: &str, sql: String) {
+/// `sql`'s `n` for the name `db`.
+async fn count(conn: &mut sqlx::mysql::MySqlConnection, sql: String, db: &str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(db)
+        .fetch_one(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .try_get("n")
+        .unwrap()
+}
+
+/// Runs `sql` in the database `db` on `cfg`'s database server, as the administrator.
+pub async fn site_sql(cfg: &LocalConfig, db: &str, sql: String) {
     use sqlx::Connection;
     let mut conn = cfg
         .db
         .admin_options()
-        .database(&site_db_name(slug))
+        .database(db)
         .connect()
         .await
         .expect("connect to the site's database");

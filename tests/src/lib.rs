@@ -13,6 +13,7 @@ pub mod dataplane;
 pub mod direct;
 #[cfg(feature = "aws")]
 pub mod faults;
+pub mod own_mariadb;
 pub mod postgres;
 
 use std::{
@@ -67,6 +68,20 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}x{n}x{t}", std::process::id())
 }
 
+/// A database namespace of its own for a test panel (`MYWP_DB_NAMESPACE`): every panel
+/// numbers its sites from 1, and the tests' panels share one MariaDB.
+pub fn db_namespace() -> String {
+    use sha2::Digest;
+    let seed = unique("ns");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let hash = sha2::Sha256::digest(format!("{seed}/{nanos}").as_bytes());
+    // A letter first keeps it readable in a name (`mywpt1a2b3c4_7`).
+    format!("t{}", &hex::encode(hash)[..7])
+}
+
 /// Polls `check` every 100 ms until it yields `Some`, for at most `timeout`; then fails
 /// with `what` and the last thing `check` saw.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
@@ -101,6 +116,7 @@ pub fn test_config(dir: &std::path::Path) -> Settings {
                 repo_root().join("target/site").display().to_string(),
             ),
             ("MYWP_WORKER_NAME", "test-worker".into()),
+            ("MYWP_DB_NAMESPACE", db_namespace()),
             ("MYWP_LEASE_SECONDS", "3".into()),
         ])
         .settings()
@@ -151,6 +167,18 @@ impl TestApp {
         }
     }
 
+    /// The database name of the site `slug` (which must exist) of this panel.
+    pub async fn site_db(&self, slug: &str) -> String {
+        let site = self
+            .plane
+            .store
+            .site_by_slug(slug)
+            .await
+            .expect("read the site")
+            .unwrap_or_else(|| panic!("no site {slug}"));
+        self.config.host.db_namespace.db_name(site.id)
+    }
+
     pub fn customer(&self) -> Customer {
         Customer::new(&self.base)
     }
@@ -191,4 +219,27 @@ impl Drop for TestApp {
             let _ = stop.send(());
         }
     }
+}
+
+/// A `mywp worker` process on `app`'s database and the shared data plane, for tests that
+/// kill it (the panel serves only: `TestApp::spawn_with(.., false)`).
+pub fn spawn_worker(app: &TestApp) -> tokio::process::Child {
+    tokio::process::Command::new(mywp_bin())
+        .arg("worker")
+        .env("DATABASE_URL", app.config.database_url())
+        .env("MYWP_STATE_DIR", &app.config.state_dir)
+        .env("MYWP_DB_NAMESPACE", app.config.host.db_namespace.as_str())
+        .env("MYWP_LEASE_SECONDS", "2")
+        .env("MYWP_WORKER_NAME", "killable")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start mywp worker")
+}
+
+/// SIGKILLs a worker from [`spawn_worker`] and reaps it.
+pub async fn sigkill(mut worker: tokio::process::Child) {
+    worker.start_kill().expect("SIGKILL the worker");
+    worker.wait().await.expect("the killed worker is reaped");
 }

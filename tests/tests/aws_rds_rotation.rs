@@ -8,9 +8,7 @@
 use std::sync::Arc;
 
 use mywp_jobs::drivers::{
-    aws::resolve_rds_secret,
-    local::{site_db_name, MariaDbDriver},
-    Ensured, SiteSpec, StepDriver,
+    aws::resolve_rds_secret, local::MariaDbDriver, Ensured, SiteSpec, StepDriver,
 };
 use mywp_tests::{
     aws::{infra, web_config, TestInfra},
@@ -129,10 +127,21 @@ async fn a_rotated_master_password_is_read_again() {
 
     // Clean up with the test's admin.
     for s in [&first, &second] {
-        let name = site_db_name(&s.slug);
+        let name = web.db_namespace.db_name(s.id);
         sql(format!("DROP DATABASE IF EXISTS `{name}`")).await;
         sql(format!("DROP USER IF EXISTS '{name}'@'%'")).await;
-        assert_eq!(leftovers_in(&web_config(&base), &s.slug).await.databases, 0);
+        sql(format!(
+            "DELETE FROM mywp_registry.site_databases WHERE name = '{name}'"
+        ))
+        .await;
+        assert_eq!(
+            leftovers_in(&web_config(&base), &name, &s.slug).await,
+            mywp_tests::dataplane::Leftovers {
+                directory: false,
+                server_block: false,
+                ..mywp_tests::dataplane::Leftovers::NONE
+            }
+        );
     }
     sql(format!("DROP USER '{user}'@'%'")).await;
     clients

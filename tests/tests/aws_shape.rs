@@ -206,7 +206,8 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
 
     // MySQL, the site's directory and server block on "EFS"; WordPress answers with its
     // title through the nginx the agent configured.
-    assert_eq!(leftovers_in(&web, &slug).await, Leftovers::ONE);
+    let site_db = web.db_namespace.db_name(site_id);
+    assert_eq!(leftovers_in(&web, &site_db, &slug).await, Leftovers::ONE);
     assert!(fleet_dir.join(format!("{slug}.conf")).is_file());
     let (status, body) = serve(&host).await.unwrap();
     assert_eq!(status, 200, "{body}");
@@ -280,7 +281,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         format!("UPDATE wp_options SET option_value = '{t}' WHERE option_name = 'blogname'")
     };
     let before = format!("Before {slug}");
-    dataplane::site_sql(&web, &slug, title_sql(&before)).await;
+    dataplane::site_sql(&web, &site_db, title_sql(&before)).await;
     let note = web
         .site_dir(&SiteSlug::from_stored(&slug).unwrap())
         .join("wp-content/uploads/note.txt");
@@ -307,7 +308,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         names,
         ["database.sql.gz", "files.tar.gz", "manifest.json"].map(|n| format!("{base}{n}"))
     );
-    dataplane::site_sql(&web, &slug, title_sql("After")).await;
+    dataplane::site_sql(&web, &site_db, title_sql("After")).await;
     std::fs::remove_file(&note).unwrap();
     served_title("After".into()).await;
     store
@@ -467,7 +468,7 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         Inventory::default(),
         "nothing of the site is left in AWS, snapshots included"
     );
-    assert_eq!(leftovers_in(&web, &slug).await, Leftovers::NONE);
+    assert_eq!(leftovers_in(&web, &site_db, &slug).await, Leftovers::NONE);
     clients
         .s3
         .head_object()

@@ -1,37 +1,13 @@
 //! A worker killed with SIGKILL at any point of a site's pipeline: a new worker resumes it,
 //! the site ends live (or gone), and nothing is duplicated or left behind.
 
-use std::{
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use mywp_jobs::domain::{StepKind, StepState};
 use mywp_tests::{
     dataplane::{leftovers, wait_for_title, Leftovers},
-    mywp_bin, unique, Customer, TestApp,
+    sigkill, spawn_worker, unique, Customer, TestApp,
 };
-use tokio::process::{Child, Command};
-
-/// A `mywp worker` process on the test panel's database and the shared data plane.
-fn spawn_worker(app: &TestApp) -> Child {
-    Command::new(mywp_bin())
-        .arg("worker")
-        .env("DATABASE_URL", app.config.database_url())
-        .env("MYWP_STATE_DIR", &app.config.state_dir)
-        .env("MYWP_LEASE_SECONDS", "2")
-        .env("MYWP_WORKER_NAME", "killable")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start mywp worker")
-}
-
-async fn sigkill(mut worker: Child) {
-    worker.start_kill().expect("SIGKILL the worker");
-    worker.wait().await.expect("the killed worker is reaped");
-}
 
 /// Polls the store every 5 ms (bounded) until `point` holds for the site's steps.
 async fn wait_for_point(
@@ -90,8 +66,9 @@ async fn provision_with_a_kill(
     let second = spawn_worker(app);
     ann.wait_status(&slug, "live", Duration::from_secs(120))
         .await;
+    let db = app.site_db(&slug).await;
     assert_eq!(
-        leftovers(&slug).await,
+        leftovers(&db, &slug).await,
         Leftovers::ONE,
         "killed at '{what}': exactly one of each"
     );
@@ -110,7 +87,7 @@ async fn provision_with_a_kill(
     let third = spawn_worker(app);
     ann.wait_gone(&slug, Duration::from_secs(120)).await;
     assert_eq!(
-        leftovers(&slug).await,
+        leftovers(&db, &slug).await,
         Leftovers::NONE,
         "killed at '{what}' and while deleting"
     );

@@ -31,7 +31,8 @@ async fn sign_up_create_live_delete_gone() {
     }
 
     wait_for_title(&slug, &title).await;
-    assert_eq!(leftovers(&slug).await, Leftovers::ONE);
+    let db = app.site_db(&slug).await;
+    assert_eq!(leftovers(&db, &slug).await, Leftovers::ONE);
     let snapshots = mywp_tests::dataplane::config()
         .state_dir
         .join("snapshots")
@@ -60,7 +61,7 @@ async fn sign_up_create_live_delete_gone() {
         .await;
     assert_eq!(status, 200, "{body}");
     ann.wait_gone(&slug, GONE).await;
-    assert_eq!(leftovers(&slug).await, Leftovers::NONE);
+    assert_eq!(leftovers(&db, &slug).await, Leftovers::NONE);
     assert!(
         !snapshots.exists(),
         "the snapshot directory goes with the site"
@@ -130,11 +131,12 @@ async fn postgres_control_plane_and_queue_provision_a_site() {
         "the database step ran once: {detail}"
     );
     wait_for_title(&slug, &title).await;
+    let site_db = app.site_db(&slug).await;
 
     ann.call("delete_site", &[("slug", &slug), ("confirm", &slug)])
         .await;
     ann.wait_gone(&slug, GONE).await;
-    assert_eq!(leftovers(&slug).await, Leftovers::NONE);
+    assert_eq!(leftovers(&site_db, &slug).await, Leftovers::NONE);
     app.stop().await;
     db.drop_database().await;
 }

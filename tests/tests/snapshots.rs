@@ -7,7 +7,7 @@ use std::{os::unix::fs::MetadataExt, path::PathBuf, time::Duration};
 
 use mywp_jobs::{
     domain::{SiteSlug, SnapshotFacts, SnapshotKind},
-    drivers::local::{site_db_name, LocalConfig},
+    drivers::local::LocalConfig,
 };
 use mywp_tests::{
     customer::Customer,
@@ -21,12 +21,12 @@ use sqlx::{ConnectOptions, Connection};
 const LIVE: Duration = Duration::from_secs(120);
 const WORK: Duration = Duration::from_secs(90);
 
-async fn table_count(cfg: &LocalConfig, slug: &str, table: &str) -> i64 {
+async fn table_count(cfg: &LocalConfig, db: &str, table: &str) -> i64 {
     let mut conn = cfg.db.admin_options().connect().await.unwrap();
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
     )
-    .bind(site_db_name(slug))
+    .bind(db)
     .bind(table)
     .fetch_one(&mut conn)
     .await
@@ -88,7 +88,8 @@ async fn snapshot_change_restore_and_delete() {
 
     // The content the snapshot must bring back.
     let before = format!("Before {slug}");
-    site_sql(&cfg, &slug, set_title(&before)).await;
+    let db = app.site_db(&slug).await;
+    site_sql(&cfg, &db, set_title(&before)).await;
     let uploads = cfg
         .site_dir(&SiteSlug::from_stored(&slug).unwrap())
         .join("wp-content/uploads");
@@ -166,8 +167,8 @@ async fn snapshot_change_restore_and_delete() {
 
     // Change everything: the title, a file gone, a file and a table added.
     let after = format!("After {slug}");
-    site_sql(&cfg, &slug, set_title(&after)).await;
-    site_sql(&cfg, &slug, "CREATE TABLE wp_later (id INT)".into()).await;
+    site_sql(&cfg, &db, set_title(&after)).await;
+    site_sql(&cfg, &db, "CREATE TABLE wp_later (id INT)".into()).await;
     std::fs::remove_file(uploads.join("note.txt")).unwrap();
     std::fs::write(uploads.join("later.txt"), "made after the snapshot").unwrap();
     wait_for_title(&slug, &after).await;
@@ -208,8 +209,8 @@ async fn snapshot_change_restore_and_delete() {
         !uploads.join("later.txt").exists(),
         "files made later are gone"
     );
-    assert_eq!(table_count(&cfg, &slug, "wp_later").await, 0);
-    assert_eq!(table_count(&cfg, &slug, "wp_options").await, 1);
+    assert_eq!(table_count(&cfg, &db, "wp_later").await, 0);
+    assert_eq!(table_count(&cfg, &db, "wp_options").await, 1);
     // The restored files belong to the web server's user, as before.
     let web_uid = nix::unistd::User::from_name(&cfg.web_user)
         .unwrap()
@@ -328,8 +329,8 @@ async fn snapshot_change_restore_and_delete() {
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains("put back as it was"), "{error}");
     wait_for_title(&slug, &before).await;
-    assert_eq!(table_count(&cfg, &slug, "wp_broken").await, 0);
-    assert_eq!(table_count(&cfg, &slug, "wp_options").await, 1);
+    assert_eq!(table_count(&cfg, &db, "wp_broken").await, 0);
+    assert_eq!(table_count(&cfg, &db, "wp_options").await, 1);
     assert_eq!(
         std::fs::read_to_string(uploads.join("note.txt")).unwrap(),
         "first"

@@ -4,9 +4,14 @@
 /// A driver's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
-    /// Worth retrying with backoff: a timeout, a refused connection, a throttled call.
+    /// Worth retrying with backoff: a timeout, a throttled call, a lock wait.
     #[error("{0}")]
     Transient(String),
+    /// A server the step needs cannot be reached (connection refused, server restarting):
+    /// retried with backoff like a transient error, and then, instead of failing, the step
+    /// waits and is tried again later — an outage of any length ends in the step done.
+    #[error("{0}")]
+    Unavailable(String),
     /// Retrying will not help until someone changes something: the message says what.
     #[error("{0}")]
     Permanent(String),
@@ -19,7 +24,8 @@ impl StepError {
     pub fn permanent(e: impl std::fmt::Display) -> Self {
         Self::Permanent(e.to_string())
     }
+    /// Worth trying again soon (transient, or a server away).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient(_))
+        matches!(self, Self::Transient(_) | Self::Unavailable(_))
     }
 }

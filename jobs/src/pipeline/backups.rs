@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::{retry, Pipeline};
 use crate::{
-    domain::{SiteStatus, SnapshotFacts, SnapshotKind},
+    domain::{OpState, SiteStatus, SnapshotFacts, SnapshotKind},
     drivers::{SiteSpec, StepError},
     snapshots::Snapshots,
     store::{BackupOp, RestoreRow, SiteRow, SnapshotRow, StoreError},
@@ -20,6 +20,21 @@ impl Pipeline {
     /// Does the site's pending snapshots and restores. A site that is not live cannot have
     /// them: they fail, saying so.
     pub(super) async fn run_backups(&self, site: &SiteRow) -> Result<(), StoreError> {
+        self.run_backup_ops(site).await?;
+        // No restore is under way now (this worker holds the site's lease and finished its
+        // own): a maintenance page still up is what a killed or abandoned restore left.
+        if let Some(snapshots) = &self.snapshots {
+            match crate::domain::SiteSlug::from_stored(&site.slug) {
+                Ok(slug) => snapshots.end_maintenance(&slug),
+                Err(e) => {
+                    tracing::warn!(site_id = site.id, error = %e, "a stored slug that is not one")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_backup_ops(&self, site: &SiteRow) -> Result<(), StoreError> {
         let why = if site.status != SiteStatus::Live {
             format!(
                 "The site is {}, not live.",
@@ -97,6 +112,11 @@ impl Pipeline {
             }) if site_id == spec.id => facts,
             _ => {
                 let why = "That snapshot no longer exists.";
+                // A restore killed half-way, whose snapshot went meanwhile (its retention
+                // ran out): what it replaced comes back from the safety snapshot.
+                if row.state == OpState::Running {
+                    self.put_back(snapshots, spec, row).await?;
+                }
                 return self.store.finish_restore(row.id, Some(why)).await;
             }
         };
@@ -131,6 +151,36 @@ impl Pipeline {
             ),
         };
         self.store.finish_restore(row.id, Some(&why)).await
+    }
+
+    /// Restores the safety snapshot of a restore that cannot go on, if it has a whole one.
+    async fn put_back(
+        &self,
+        snapshots: &Arc<Snapshots>,
+        spec: &SiteSpec,
+        row: &RestoreRow,
+    ) -> Result<(), StoreError> {
+        let safety = match row.safety_snapshot_id {
+            Some(id) => self.store.snapshot(id).await?,
+            None => None,
+        };
+        let Some(SnapshotRow {
+            id,
+            facts: Some(facts),
+            ..
+        }) = safety
+        else {
+            return Ok(());
+        };
+        let put_back = self
+            .with_retries(spec.id, "putting the site back", || {
+                snapshots.restore(spec, id, &facts)
+            })
+            .await;
+        if let Err(e) = put_back {
+            tracing::error!(site_id = spec.id, snapshot = id, error = %e, "could not put the site back after an abandoned restore");
+        }
+        Ok(())
     }
 
     /// The snapshot a restore takes first: made once, and taken again if a killed worker

@@ -323,6 +323,11 @@ impl Pipeline {
                         row.last_error = Some(reason);
                         row.next_attempt_at = Some(now_ms() + retry_after.as_millis() as i64);
                     }
+                    // A server away (an outage longer than the retries): wait for it.
+                    Err(StepError::Unavailable(_)) => {
+                        row.state = StepState::Waiting;
+                        row.next_attempt_at = Some(now_ms() + self.outage_wait());
+                    }
                     Err(_) => {
                         row.state = StepState::Failed;
                         row.finished_at = Some(now_ms());
@@ -348,11 +353,21 @@ impl Pipeline {
                         row.last_error = Some(reason);
                         row.next_attempt_at = Some(now_ms() + retry_after.as_millis() as i64);
                     }
+                    Err(StepError::Unavailable(_)) => {
+                        row.state = StepState::Removing;
+                        row.next_attempt_at = Some(now_ms() + self.outage_wait());
+                    }
                     Err(_) => row.state = StepState::Failed,
                 }
             }
         }
         Ok(row)
+    }
+
+    /// How long a step whose server is away waits before its next round of tries: as long
+    /// as the retries' last delay.
+    fn outage_wait(&self) -> i64 {
+        retry::delay(&self.settings, self.settings.max_attempts).as_millis() as i64
     }
 
     async fn summarize_build(

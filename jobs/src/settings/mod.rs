@@ -17,6 +17,7 @@ pub use layers::{read_env_file, Layers, SettingsError};
 use crate::{
     domain::{Hostname, SiteAddressing},
     secrets::Secret,
+    sitedb::DbNamespace,
 };
 
 /// Where the sites are provisioned.
@@ -187,6 +188,10 @@ pub struct HostSettings {
     /// `localhost` on a single host, `%` in the AWS shape (the web nodes' addresses change).
     #[arg(long, env = "MYWP_DB_USER_HOST", value_parser = db_user_host)]
     pub db_user_host: Option<String>,
+    /// Sets this panel's database names apart from another panel's on the same MySQL
+    /// server: sites' databases are `mywp<namespace>_<site id>` (default: empty).
+    #[arg(long, env = "MYWP_DB_NAMESPACE", default_value = "", value_parser = DbNamespace::parse)]
+    pub db_namespace: DbNamespace,
     /// nginx's `listen` for the sites (default: 127.0.0.1:<sites port>).
     #[arg(long, env = "MYWP_SITES_LISTEN", value_parser = listen_address)]
     pub sites_listen: Option<String>,

@@ -107,6 +107,21 @@ impl DbServer {
         options.database("mysql").disable_statement_logging()
     }
 
+    /// How `user` logs in with `password`, to no database in particular.
+    pub fn login_options(&self, user: &str, password: &Secret) -> sqlx::mysql::MySqlConnectOptions {
+        use sqlx::ConnectOptions;
+        let options = match self {
+            DbServer::Socket(socket) => sqlx::mysql::MySqlConnectOptions::new().socket(socket),
+            DbServer::Tcp { host, port, .. } => sqlx::mysql::MySqlConnectOptions::new()
+                .host(host)
+                .port(*port),
+        };
+        options
+            .username(user)
+            .password(password.expose())
+            .disable_statement_logging()
+    }
+
     /// The administrator's login, when it has a password (over TCP).
     pub fn admin(&self) -> Option<&AdminLogin> {
         match self {

@@ -2,9 +2,10 @@
 //! transaction, no locks), gzip-compressed; `mariadb` loads it back after dropping every
 //! table, so tables a plugin made after the snapshot do not linger.
 //!
-//! Both tools run as the site's own database user, which can read and rewrite its
-//! database and nothing else. Its password goes to them in an option file readable by this
-//! process only, never on a command line.
+//! Both tools log in as the site's own database user, which can read and rewrite its
+//! database and nothing else; the load runs in `--binary-mode`, so nothing in a dump is
+//! ever a client command (`\!` would run a shell). Its password goes to them in an option
+//! file readable by this process only, never on a command line.
 
 use std::{
     io::Write,
@@ -18,7 +19,7 @@ use super::{HashingWriter, Written};
 use crate::{
     domain::{SiteSpec, StepError},
     secrets::{MasterKey, Secret},
-    sitedb::{self, DbServer},
+    sitedb::{self, DbNamespace, DbServer},
 };
 
 /// The client programs (Debian's mariadb-client).
@@ -34,8 +35,13 @@ pub struct SiteDatabase {
 }
 
 impl SiteDatabase {
-    pub fn of(site: &SiteSpec, key: &MasterKey, server: &DbServer) -> Result<Self, StepError> {
-        let db = sitedb::SiteDatabase::of(site, key)?;
+    pub fn of(
+        site: &SiteSpec,
+        ns: &DbNamespace,
+        key: &MasterKey,
+        server: &DbServer,
+    ) -> Result<Self, StepError> {
+        let db = sitedb::SiteDatabase::of(site, ns, key)?;
         Ok(Self {
             user: db.name.clone(),
             name: db.name,
@@ -119,7 +125,9 @@ impl SiteDatabase {
         let drops = self.drop_statements(&options)?;
         let mut child = self
             .command(CLIENT_BIN, &options)
-            .arg("--batch")
+            // The dump is data: a line such as `\! rm -rf /` in it (a table's content
+            // crafted by the site) is sent to the server, never run as a client command.
+            .args(["--batch", "--binary-mode"])
             .arg(&self.name)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

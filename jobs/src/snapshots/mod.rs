@@ -22,7 +22,7 @@ pub use vault::{Download, LocalVault, SnapshotKey, Vault};
 use crate::{
     domain::{SiteSlug, SiteSpec, SnapshotFacts, StepError},
     secrets::MasterKey,
-    sitedb::DbServer,
+    sitedb::{DbNamespace, DbServer},
 };
 
 /// The files of a snapshot.
@@ -109,6 +109,8 @@ pub struct SiteContent {
     pub sites_dir: PathBuf,
     /// The server of the sites' databases.
     pub db: DbServer,
+    /// What sets this panel's database names apart on that server.
+    pub db_namespace: DbNamespace,
     /// The sites' database passwords derive from it.
     pub master_key: MasterKey,
 }
@@ -119,7 +121,7 @@ impl SiteContent {
     }
 
     fn database(&self, site: &SiteSpec) -> Result<dump::SiteDatabase, StepError> {
-        dump::SiteDatabase::of(site, &self.master_key, &self.db)
+        dump::SiteDatabase::of(site, &self.db_namespace, &self.master_key, &self.db)
     }
 }
 
@@ -265,6 +267,19 @@ impl Snapshots {
         .await
     }
 
+    /// Takes the site's maintenance page down if a restore left it up: call it only when no
+    /// restore of the site runs (under the site's lease, with none under way).
+    pub fn end_maintenance(&self, slug: &SiteSlug) {
+        let marker = Maintenance::path(&self.web.site_dir(slug));
+        match std::fs::remove_file(&marker) {
+            Ok(()) => tracing::warn!(site = %slug, "took down a maintenance page a restore left"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %marker.display(), error = %e, "cannot end the maintenance page")
+            }
+        }
+    }
+
     /// Deletes snapshot `id` of the site.
     pub async fn forget(&self, slug: &SiteSlug, id: i64) -> Result<(), StepError> {
         self.vault
@@ -276,12 +291,18 @@ impl Snapshots {
     }
 }
 
-/// `<site dir>/maintenance` while it lives: the site answers 503 "being restored".
+/// `<site dir>/maintenance` while it lives: the site answers 503 "being restored". A worker
+/// killed meanwhile leaves it: the site's next pipeline run takes it down once no restore is
+/// under way ([`Snapshots::end_maintenance`]).
 struct Maintenance(PathBuf);
 
 impl Maintenance {
+    fn path(site_dir: &std::path::Path) -> PathBuf {
+        site_dir.join("maintenance")
+    }
+
     fn start(site_dir: &std::path::Path) -> Result<Self, StepError> {
-        let path = site_dir.join("maintenance");
+        let path = Self::path(site_dir);
         std::fs::write(&path, "a restore is in progress\n")
             .map_err(|e| StepError::transient(format!("cannot write {}: {e}", path.display())))?;
         Ok(Self(path))

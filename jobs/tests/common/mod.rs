@@ -64,3 +64,11 @@ pub fn aws_config(endpoint: String) -> mywp_jobs::drivers::aws::AwsConfig {
     mywp_jobs::drivers::aws::AwsConfig::from_settings(&settings)
         .expect("the test AWS config is valid")
 }
+
+#[allow(dead_code)]
+/// A database namespace (`MYWP_DB_NAMESPACE`) no other test uses: 8 of `[a-z0-9]`.
+pub fn db_namespace() -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(unique("ns").as_bytes());
+    format!("t{}", &hex::encode(hash)[..7])
+}

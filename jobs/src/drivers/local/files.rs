@@ -62,7 +62,7 @@ impl FilesDriver {
             &content.join("mu-plugins").join("mywp-login.php"),
         )?;
         remove_stale_temp_files(&dir);
-        let db = SiteDatabase::of(site, &cfg.master_key)?;
+        let db = SiteDatabase::of(site, &cfg.db_namespace, &cfg.master_key)?;
         let config = render_config(cfg, site, &db, &content);
         let group_web = Owner {
             uid: 0,

@@ -19,7 +19,7 @@ use std::{
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-pub use crate::sitedb::{site_db_name, AdminLogin, DbServer, ReloadLogin};
+pub use crate::sitedb::{AdminLogin, DbNamespace, DbServer, ReloadLogin, SiteDatabase};
 pub use files::FilesDriver;
 pub use mariadb::MariaDbDriver;
 pub use nginx::render as render_server_block;
@@ -40,8 +40,10 @@ pub struct LocalConfig {
     pub state_dir: PathBuf,
     /// The MySQL server the sites' databases live on, and how the panel administers it.
     pub db: DbServer,
-    /// The host part of each site's database user (`'wp_blog'@'<host>'`).
+    /// The host part of each site's database user (`'mywp_12'@'<host>'`).
     pub db_user_host: String,
+    /// What sets this panel's database names apart on a shared server.
+    pub db_namespace: DbNamespace,
     /// nginx's main config file; its `pid` directive says which process to reload. `None`
     /// when this host does not serve the sites (the AWS shape: the web nodes' `mywp agent`
     /// tests and applies the server blocks it finds in `nginx_sites_dir`).
@@ -173,6 +175,7 @@ impl LocalConfig {
                 .db_user_host
                 .clone()
                 .unwrap_or_else(|| placement.default_db_user_host.to_string()),
+            db_namespace: host.db_namespace.clone(),
             nginx_conf: placement.nginx_conf,
             nginx_sites_dir: placement.nginx_sites_dir,
             fastcgi_params: placement.fastcgi_params,

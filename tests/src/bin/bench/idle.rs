@@ -47,8 +47,10 @@ pub async fn idle(app: &TestApp, report: &mut Report) {
             return;
         }
     }
+    let mut dbs = Vec::new();
     for slug in &slugs {
         c.wait_status(slug, "live", LIVE_TIMEOUT).await;
+        dbs.push(app.site_db(slug).await);
         let (status, body) = c.call_json("take_snapshot", &[("slug", slug)]).await;
         if status != 200 {
             report
@@ -81,8 +83,8 @@ pub async fn idle(app: &TestApp, report: &mut Report) {
             report.failures.push(e);
         }
     }
-    for slug in &slugs {
-        if let Err(e) = wait_gone(&c, slug, Instant::now()).await {
+    for (slug, db) in slugs.iter().zip(&dbs) {
+        if let Err(e) = wait_gone(&c, db, slug, Instant::now()).await {
             report.failures.push(e);
         }
     }

@@ -162,7 +162,7 @@ async fn delete(c: &Customer, slug: &str) -> Result<(), String> {
 }
 
 /// Polls until the panel no longer knows the site, then checks the data plane has nothing of it.
-async fn wait_gone(c: &Customer, slug: &str, start: Instant) -> Result<Duration, String> {
+async fn wait_gone(c: &Customer, db: &str, slug: &str, start: Instant) -> Result<Duration, String> {
     loop {
         match c.site(slug).await {
             (404, _) => break,
@@ -175,7 +175,7 @@ async fn wait_gone(c: &Customer, slug: &str, start: Instant) -> Result<Duration,
         }
     }
     let gone = start.elapsed();
-    let left = leftovers(slug).await;
+    let left = leftovers(db, slug).await;
     if left != Leftovers::NONE {
         return Err(format!("{slug}: left behind {left:?}"));
     }
@@ -236,9 +236,10 @@ async fn single(app: &TestApp, report: &mut Report) {
             }
             Err(e) => report.failures.push(e),
         }
+        let db = app.site_db(&slug).await;
         let start = Instant::now();
         match delete(&c, &slug).await {
-            Ok(()) => match wait_gone(&c, &slug, start).await {
+            Ok(()) => match wait_gone(&c, &db, &slug, start).await {
                 Ok(d) => deletes.push(d),
                 Err(e) => report.failures.push(e),
             },
@@ -339,9 +340,10 @@ async fn burst(app: &TestApp, report: &mut Report) {
     let results = join_all(sites.iter().map(|(slug, _)| {
         let c = &c;
         async move {
+            let db = app.site_db(slug).await;
             let start = Instant::now();
             delete(c, slug).await?;
-            wait_gone(c, slug, start).await
+            wait_gone(c, &db, slug, start).await
         }
     }))
     .await;

@@ -1,6 +1,14 @@
-//! The database step on a local MariaDB: one database and one user per site, the user
-//! granted on that database only. The panel connects as root through the unix socket
-//! (unix_socket authentication: no root password exists anywhere).
+//! The database step on a MySQL server (this host's MariaDB, or the AWS shape's RDS): one
+//! database and one user per site, named from the site's id ([`SiteDatabase`]), the user
+//! granted on that database only. On a single host the panel connects as root through the
+//! unix socket (unix_socket authentication: no root password exists anywhere).
+//!
+//! Every name is claimed in the server's registry ([`registry`]) before the database is
+//! made, and a name another site holds is never adopted nor dropped. A site made before
+//! names came from ids moves to its new name on its next ensure ([`upgrade`]).
+
+mod errors;
+mod upgrade;
 
 use std::sync::Arc;
 
@@ -12,12 +20,15 @@ use tokio::sync::OnceCell;
 
 use super::LocalConfig;
 use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
-use crate::sitedb::SiteDatabase;
+use crate::sitedb::{registry, SiteDatabase};
+use errors::{classify, is_access_denied};
 
 /// The database step's driver.
 pub struct MariaDbDriver {
     cfg: Arc<LocalConfig>,
     pool: OnceCell<MySqlPool>,
+    /// Set once this driver made sure the registry exists.
+    registry: OnceCell<()>,
 }
 
 impl MariaDbDriver {
@@ -25,6 +36,7 @@ impl MariaDbDriver {
         Self {
             cfg,
             pool: OnceCell::new(),
+            registry: OnceCell::new(),
         }
     }
 
@@ -47,8 +59,13 @@ impl MariaDbDriver {
         let result = sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(self.pool().await)
             .await;
+        self.checked(result).await.map(|_| ())
+    }
+
+    /// A statement's result, its error classified (a refused login read again first).
+    async fn checked<T>(&self, result: Result<T, sqlx::Error>) -> Result<T, StepError> {
         match result {
-            Ok(_) => Ok(()),
+            Ok(v) => Ok(v),
             Err(e) if is_access_denied(&e) => Err(self.login_refused(e).await),
             Err(e) => Err(classify(e)),
         }
@@ -77,20 +94,42 @@ impl MariaDbDriver {
         }
     }
 
-    /// The site's database, and its user as SQL names it (`'name'@'host'`).
-    fn names(&self, site: &SiteSpec) -> Result<(SiteDatabase, String), StepError> {
-        let db = SiteDatabase::of(site, &self.cfg.master_key)?;
-        let user = format!("'{}'@'{}'", db.name, self.cfg.db_user_host);
-        Ok((db, user))
+    /// A user as SQL names it (`'name'@'host'`); `name` is a checked identifier.
+    fn user(&self, name: &str) -> String {
+        format!("'{name}'@'{}'", self.cfg.db_user_host)
+    }
+
+    /// The site's database, its user as SQL names it, and who holds its name (if anyone).
+    async fn site_names(
+        &self,
+        site: &SiteSpec,
+    ) -> Result<(SiteDatabase, String, Option<i64>), StepError> {
+        let db = SiteDatabase::of(site, &self.cfg.db_namespace, &self.cfg.master_key)?;
+        let user = self.user(&db.name);
+        let pool = self.pool().await;
+        self.registry
+            .get_or_try_init(|| async { self.checked(registry::ensure(pool).await).await })
+            .await?;
+        let owner = self.checked(registry::owner(pool, &db.name).await).await?;
+        Ok((db, user, owner))
     }
 
     async fn ensure_site(&self, site: &SiteSpec) -> Result<Ensured, StepError> {
-        let (db, user) = self.names(site)?;
+        let (db, user, _) = self.site_names(site).await?;
         let (name, password) = (&db.name, &db.password);
+        // Claimed before it is made: a database of this name without a claim is never ours.
+        let holder = self
+            .checked(registry::claim(self.pool().await, name, site.id).await)
+            .await?;
+        if holder != site.id {
+            return Err(belongs_to(name, holder));
+        }
         self.exec(format!(
             "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
         ))
         .await?;
+        // A site made before names came from ids: its tables move here, its old user goes.
+        self.upgrade(site, name).await?;
         self.exec(format!(
             "CREATE USER IF NOT EXISTS {user} IDENTIFIED BY '{}'",
             password.expose()
@@ -112,12 +151,30 @@ impl MariaDbDriver {
     }
 
     async fn remove_site(&self, site: &SiteSpec) -> Result<(), StepError> {
-        let (db, user) = self.names(site)?;
+        let (db, user, owner) = self.site_names(site).await?;
         let name = &db.name;
-        self.exec(format!("DROP DATABASE IF EXISTS `{name}`"))
-            .await?;
-        self.exec(format!("DROP USER IF EXISTS {user}")).await?;
-        Ok(())
+        match owner {
+            // Another site's (another panel's, on a shared server): nothing of ours to drop.
+            Some(holder) if holder != site.id => {
+                tracing::warn!(
+                    site_id = site.id,
+                    holder,
+                    "the site's database name belongs to another site: leaving it"
+                );
+            }
+            // Ours, or a half-made one of our name (claimed names are made after the claim,
+            // so an unclaimed one is only what a claim's own crash can leave: none).
+            _ => {
+                self.exec(format!("DROP DATABASE IF EXISTS `{name}`"))
+                    .await?;
+                self.exec(format!("DROP USER IF EXISTS {user}")).await?;
+                let pool = self.pool().await;
+                self.checked(registry::release(pool, name, site.id).await)
+                    .await?;
+            }
+        }
+        // A site never ensured since the upgrade still has its legacy database.
+        self.remove_legacy(site).await
     }
 }
 
@@ -131,43 +188,9 @@ impl Driver for MariaDbDriver {
     }
 }
 
-/// MySQL's "Access denied for user" (1045): a wrong or rotated password.
-fn is_access_denied(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => db
-            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-            .is_some_and(|m| m.number() == 1045),
-        _ => false,
-    }
-}
-
-/// Connection trouble is worth a retry; what the server refuses is not, with its message.
-/// (Statements never carry the password in an error: MariaDB does not echo them.)
-fn classify(e: sqlx::Error) -> StepError {
-    match &e {
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            // MariaDB's numeric error number, when sqlx has it.
-            let number = db
-                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                .map(|m| m.number())
-                .unwrap_or(0);
-            let msg = format!(
-                "MariaDB refused the operation: {} (error {number}, {code})",
-                db.message()
-            );
-            match number {
-                // too many connections, lock wait timeout, deadlock, server shutting down
-                1040 | 1205 | 1213 | 1053 => StepError::Transient(msg),
-                _ => StepError::Permanent(msg),
-            }
-        }
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::Tls(_) => StepError::Transient(format!("cannot reach MariaDB: {e}")),
-        _ => StepError::Permanent(format!("database error: {e}")),
-    }
+/// The readable refusal to adopt another site's database.
+fn belongs_to(name: &str, holder: i64) -> StepError {
+    StepError::Permanent(format!(
+        "database {name} belongs to site {holder}: refusing to use it for this site"
+    ))
 }
