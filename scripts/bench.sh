@@ -13,7 +13,8 @@ scripts/dataplane.sh install
 # (seconds when nothing changed).
 scripts/setup.sh run
 scripts/build-bundle.sh
-cargo build --locked --release -p mywp-tests --bin mywp-bench
+# Part 7 measures the `mywp` binary itself (its allocator is the binary's own).
+cargo build --locked --release -p mywp-tests --bin mywp-bench -p mywp --bin mywp
 
 export MYWP_STATE_DIR="$PWD/var/bench" MYWP_SITES_PORT="${MYWP_BENCH_SITES_PORT:-8082}"
 trap 'scripts/dataplane.sh stop >/dev/null 2>&1 || true' EXIT

@@ -56,7 +56,7 @@ pub async fn snapshot_file(
     let ip = req
         .extensions()
         .get::<ClientIp>()
-        .map(|c| c.0.clone())
+        .map(|c| c.0.to_string())
         .unwrap_or_default();
     let detail = format!("snapshot {} {file}", snapshot.id);
     if let Err(e) = app

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod cli;
 pub mod config;
 mod downloads;
+mod guards;
 mod routes;
 pub mod shape;
 
@@ -14,7 +15,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use mywp_app::api::ssr::{AppState, LoginLinks};
+use mywp_app::api::ssr::{AddressLimits, AppState, Limits, LoginLinks, PasswordHashing};
 use mywp_jobs::{
     domain::Retention,
     pipeline::{self, Pipeline},
@@ -134,6 +135,10 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Password checks that may wait for a core, per core: beyond them a login or signup is
+/// answered 429 at once (a waiting check holds no memory; a running one ~19 MiB).
+const HASHES_WAITING_PER_CORE: usize = 8;
+
 /// The panel, bound to its port and ready to serve.
 pub struct Application {
     listener: TcpListener,
@@ -145,11 +150,22 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings, serve: ServeArgs) -> anyhow::Result<Application> {
         let plane = Arc::new(ControlPlane::open(settings).await?);
+        let panel = &plane.settings.panel;
         let state = AppState {
             store: plane.store.clone(),
             queue: plane.queue.clone(),
             addressing: plane.settings.addressing(),
             secure_cookies: serve.secure_cookies,
+            address_limits: AddressLimits::new(
+                panel.logins_per_minute.try_into()?,
+                panel.signups_per_hour.try_into()?,
+            ),
+            hashing: PasswordHashing::per_core(HASHES_WAITING_PER_CORE),
+            limits: Limits {
+                session_idle_ms: (panel.session_idle_minutes * 60_000) as i64,
+                max_sites_per_account: panel.max_sites_per_account as i64,
+                snapshot_quota_bytes: (panel.snapshot_quota_mb * 1024 * 1024) as i64,
+            },
             login_links: plane.login_links.clone(),
             fleet: plane.fleet.clone(),
             snapshot_policy: plane.snapshot_policy.clone(),

@@ -11,9 +11,16 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// A browser on the panel's pages: it sends their `Origin` with every POST, as browsers do.
     pub fn new(base: &str) -> Customer {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ORIGIN,
+            base.parse().expect("the panel's origin is a header value"),
+        );
         let client = reqwest::Client::builder()
             .cookie_store(true)
+            .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))
             .build()

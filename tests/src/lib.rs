@@ -124,13 +124,22 @@ impl TestApp {
 
     /// A panel whose configuration `tweak` may change; `workers` false serves only.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Settings), workers: bool) -> TestApp {
+        Self::spawn_serving(tweak, workers, false).await
+    }
+
+    /// Like `spawn_with`; `secure_cookies` as if the panel were reached over https.
+    pub async fn spawn_serving(
+        tweak: impl FnOnce(&mut Settings),
+        workers: bool,
+        secure_cookies: bool,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut config = test_config(dir.path());
         tweak(&mut config);
         let serve = ServeArgs {
             listen: "127.0.0.1:0".parse().unwrap(),
             no_workers: !workers,
-            secure_cookies: false,
+            secure_cookies,
         };
         let app = Application::build(config.clone(), serve)
             .await

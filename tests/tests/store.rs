@@ -14,8 +14,8 @@ use mywp_jobs::{
         SiteStatus, SiteTitle, SnapshotFacts, SnapshotKind, StepKind, StepState,
     },
     store::{
-        now_ms, Account, Backend, BackupOp, Lease, NewSite, SiteRow, StepRow, Store, StoreError,
-        MAX_DOMAINS_PER_SITE,
+        login_delay, now_ms, Account, Backend, BackupOp, Lease, LoginClaim, NewSite, SiteRow,
+        StepRow, Store, StoreError, FREE_FAILURES, MAX_DOMAINS_PER_SITE,
     },
 };
 use mywp_tests::{postgres::TestDatabase, unique};
@@ -90,7 +90,8 @@ on_both_backends!(
     migrations_run_twice[url],
     accounts,
     sessions,
-    login_failures,
+    login_throttle,
+    login_claims_race,
     sites,
     sites_of_paginates,
     site_lifecycle,
@@ -109,6 +110,9 @@ on_both_backends!(
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
+
+/// The idle time sessions are looked up with (two hours, the panel's default).
+const IDLE: i64 = 2 * 3600 * 1000;
 
 async fn count(store: &Store, sql: &'static str) -> i64 {
     sqlx::query(sql)
@@ -316,11 +320,11 @@ async fn sessions(store: Store) {
     let other = store.create_session(ann.id).await.unwrap();
     assert_ne!(token, other, "every session has its own token");
     assert_eq!(
-        store.session_account(&token).await.unwrap(),
+        store.session_account(&token, IDLE).await.unwrap(),
         Some(ann.clone())
     );
     assert_eq!(
-        store.session_account(&other).await.unwrap(),
+        store.session_account(&other, IDLE).await.unwrap(),
         Some(ann.clone())
     );
 
@@ -337,20 +341,20 @@ async fn sessions(store: Store) {
 
     // A token the store never issued finds nobody.
     let forged = mywp_jobs::store::SessionToken("0".repeat(64));
-    assert_eq!(store.session_account(&forged).await.unwrap(), None);
+    assert_eq!(store.session_account(&forged, IDLE).await.unwrap(), None);
 
     // Logging out ends that session only.
     store.delete_session(&token).await.unwrap();
-    assert_eq!(store.session_account(&token).await.unwrap(), None);
+    assert_eq!(store.session_account(&token, IDLE).await.unwrap(), None);
     assert_eq!(
-        store.session_account(&other).await.unwrap(),
+        store.session_account(&other, IDLE).await.unwrap(),
         Some(ann.clone())
     );
 
     // An expired session is not accepted.
     let old = store.create_session(bob.id).await.unwrap();
     assert_eq!(
-        store.session_account(&old).await.unwrap(),
+        store.session_account(&old, IDLE).await.unwrap(),
         Some(bob.clone())
     );
     sqlx::query("UPDATE sessions SET expires_at = $1 WHERE account_id = $2")
@@ -359,109 +363,133 @@ async fn sessions(store: Store) {
         .execute(store.pool())
         .await
         .unwrap();
-    assert_eq!(store.session_account(&old).await.unwrap(), None);
+    assert_eq!(store.session_account(&old, IDLE).await.unwrap(), None);
+
+    // A session unused for the idle time ends; one used within it lives on, and using it
+    // counts as use.
+    let idle = store.create_session(bob.id).await.unwrap();
+    let set_seen = |ago: i64| {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash <> ''")
+            .bind(now_ms() - ago)
+            .execute(store.pool())
+    };
+    set_seen(IDLE - 60_000).await.unwrap();
+    assert_eq!(
+        store.session_account(&idle, IDLE).await.unwrap(),
+        Some(bob.clone())
+    );
+    let seen: i64 = sqlx::query("SELECT MAX(last_seen_at) FROM sessions WHERE account_id = $1")
+        .bind(bob.id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert!(seen > now_ms() - 60_000, "the lookup noted the use");
+    set_seen(IDLE + 1000).await.unwrap();
+    assert_eq!(store.session_account(&idle, IDLE).await.unwrap(), None);
+    assert_eq!(
+        store.session_account(&idle, IDLE + 60_000).await.unwrap(),
+        Some(bob.clone()),
+        "the idle time is the caller's"
+    );
 
     // Deleting any session also sweeps expired ones.
     store.delete_session(&other).await.unwrap();
+    store.delete_session(&idle).await.unwrap();
     assert_eq!(count(&store, "SELECT COUNT(*) FROM sessions").await, 0);
 }
 
-async fn login_failures(store: Store) {
+async fn login_throttle(store: Store) {
     let ann = unique("ann");
     let bob = unique("bob");
-    let ip1 = format!("10.0.0.1-{}", unique(""));
-    let ip2 = format!("10.0.0.2-{}", unique(""));
-    let before = now_ms();
 
-    store.record_login_failure(&ann, &ip1).await.unwrap();
-    store.record_login_failure(&ann, &ip1).await.unwrap();
-    store.record_login_failure(&ann, &ip2).await.unwrap();
-    store.record_login_failure(&bob, &ip1).await.unwrap();
-
-    let since = before - 1;
+    // The first failures are free, then each attempt must wait, longer each time.
+    for n in 1..=FREE_FAILURES {
+        assert_eq!(
+            store.claim_login_attempt(&ann).await.unwrap(),
+            LoginClaim::Granted
+        );
+        assert_eq!(store.login_failures(&ann).await.unwrap(), n);
+    }
+    let LoginClaim::Wait(wait) = store.claim_login_attempt(&ann).await.unwrap() else {
+        panic!("a fourth attempt at once is made to wait");
+    };
+    assert!(wait <= login_delay(FREE_FAILURES) && wait > Duration::ZERO, "{wait:?}");
     assert_eq!(
-        store.login_failures_since(&ann, &ip1, since).await.unwrap(),
-        (3, 3)
+        store.login_failures(&ann).await.unwrap(),
+        FREE_FAILURES,
+        "a refused attempt reaches no password check and counts nothing"
     );
     assert_eq!(
-        store.login_failures_since(&ann, &ip2, since).await.unwrap(),
-        (3, 1)
-    );
-    assert_eq!(
-        store.login_failures_since(&bob, &ip2, since).await.unwrap(),
-        (1, 1)
-    );
-    assert_eq!(
-        store
-            .login_failures_since("nobody", "nowhere", since)
-            .await
-            .unwrap(),
-        (0, 0)
+        store.claim_login_attempt(&bob).await.unwrap(),
+        LoginClaim::Granted,
+        "other keys are not held up"
     );
 
-    // The window: an hour-old failure counts for a two-hour window, not a ten-minute one.
-    let hour = 3600 * 1000;
-    let insert = "INSERT INTO login_failures (email, ip, at) VALUES ($1, $2, $3)";
-    sqlx::query(insert)
-        .bind(&bob)
-        .bind(&ip2)
-        .bind(now_ms() - hour)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let now = now_ms();
-    assert_eq!(
-        store
-            .login_failures_since(&bob, &ip2, now - 10 * 60 * 1000)
-            .await
-            .unwrap(),
-        (1, 1)
-    );
-    assert_eq!(
-        store
-            .login_failures_since(&bob, &ip2, now - 2 * hour)
-            .await
-            .unwrap(),
-        (2, 2)
-    );
-    assert_eq!(
-        store
-            .login_failures_since(&ann, &ip1, now_ms() + 1000)
-            .await
-            .unwrap(),
-        (0, 0),
-        "nothing happened in the future"
-    );
-
-    // Failures older than a day are swept on the next one recorded.
-    sqlx::query(insert)
-        .bind(&bob)
-        .bind(&ip2)
-        .bind(now_ms() - 25 * hour)
+    // Once the wait is over the next attempt is granted, and the wait after it doubles.
+    sqlx::query("UPDATE login_throttle SET not_before = $1 WHERE key = $2")
+        .bind(now_ms() - 1)
+        .bind(&ann)
         .execute(store.pool())
         .await
         .unwrap();
     assert_eq!(
-        store.login_failures_since(&bob, &ip2, 0).await.unwrap(),
-        (3, 3)
+        store.claim_login_attempt(&ann).await.unwrap(),
+        LoginClaim::Granted
     );
-    store.record_login_failure(&bob, &ip1).await.unwrap();
+    let LoginClaim::Wait(wait) = store.claim_login_attempt(&ann).await.unwrap() else {
+        panic!("waits again");
+    };
+    assert!(wait > login_delay(FREE_FAILURES), "{wait:?}");
+
+    // Success forgets the failures.
+    store.login_succeeded(&ann).await.unwrap();
+    assert_eq!(store.login_failures(&ann).await.unwrap(), 0);
     assert_eq!(
-        store.login_failures_since(&bob, &ip2, 0).await.unwrap(),
-        (3, 2)
+        store.claim_login_attempt(&ann).await.unwrap(),
+        LoginClaim::Granted
     );
 
-    // A successful login clears the email's failures, not the others'.
-    store.clear_login_failures(&ann).await.unwrap();
+    // A day-old throttle starts over.
+    sqlx::query("UPDATE login_throttle SET failures = 50, not_before = $1, updated_at = $1 WHERE key = $2")
+        .bind(now_ms() - 25 * 3600 * 1000)
+        .bind(&bob)
+        .execute(store.pool())
+        .await
+        .unwrap();
     assert_eq!(
-        store.login_failures_since(&ann, &ip1, 0).await.unwrap(),
-        (0, 2),
-        "ip1 still has bob's failures"
+        store.claim_login_attempt(&bob).await.unwrap(),
+        LoginClaim::Granted
     );
-    assert_eq!(
-        store.login_failures_since(&bob, &ip1, 0).await.unwrap(),
-        (3, 2)
-    );
+    assert_eq!(store.login_failures(&bob).await.unwrap(), 1);
+
+    // The addresses an account signed in from.
+    assert!(!store.is_login_address(&ann, "192.0.2.1").await.unwrap());
+    store.remember_login_address(&ann, "192.0.2.1").await.unwrap();
+    store.remember_login_address(&ann, "192.0.2.1").await.unwrap();
+    assert!(store.is_login_address(&ann, "192.0.2.1").await.unwrap());
+    assert!(!store.is_login_address(&ann, "192.0.2.2").await.unwrap());
+    assert!(!store.is_login_address(&bob, "192.0.2.1").await.unwrap());
+}
+
+/// Parallel attempts cannot all slip through: each claim is one conditional write, so
+/// exactly the free ones are granted, however many race.
+async fn login_claims_race(store: Store) {
+    for round in 0..5 {
+        let key = unique(&format!("race{round}"));
+        let claims = futures::future::join_all((0..24).map(|_| {
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move { store.claim_login_attempt(&key).await.unwrap() })
+        }))
+        .await;
+        let granted = claims
+            .into_iter()
+            .filter(|c| *c.as_ref().unwrap() == LoginClaim::Granted)
+            .count() as i64;
+        assert!(granted <= FREE_FAILURES, "round {round}: {granted} granted");
+        assert_eq!(store.login_failures(&key).await.unwrap(), granted);
+    }
 }
 
 async fn sites(store: Store) {

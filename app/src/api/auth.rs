@@ -12,7 +12,7 @@ pub async fn me() -> Result<Option<Viewer>, AppError> {
     respond(async move { Ok(current_user().map(views::viewer)) }).await
 }
 
-/// Creates a customer account and signs it in.
+/// Creates a customer account and signs it in; limited per client address.
 #[server(prefix = "/api", endpoint = "signup")]
 pub async fn signup(email: String, password: String) -> Result<(), AppError> {
     use mywp_jobs::{
@@ -20,14 +20,13 @@ pub async fn signup(email: String, password: String) -> Result<(), AppError> {
         store::StoreError,
     };
 
-    use super::ssr::{respond::respond, session::set_session_cookie, state::state};
+    use super::ssr::{respond::respond, session::client_ip, state::state};
     respond(async move {
         let state = state()?;
         let email = Email::parse(&email)?;
         let password = Password::parse_new(&password, &email)?;
-        let hash = tokio::task::spawn_blocking(move || password.hash())
-            .await
-            .map_err(AppError::internal)?;
+        state.address_limits.signup(client_ip())?;
+        let hash = state.hashing.run(move || password.hash()).await?;
         let account = match state
             .store
             .create_account(&email, &hash, Role::Customer)
@@ -41,8 +40,7 @@ pub async fn signup(email: String, password: String) -> Result<(), AppError> {
             }
             other => other?,
         };
-        let token = state.store.create_session(account.id).await?;
-        set_session_cookie(Some(&token), state.secure_cookies);
+        start_session(&state, account.id).await?;
         tracing::info!(account_id = account.id, "account created");
         leptos_axum::redirect("/sites");
         Ok(())
@@ -50,38 +48,40 @@ pub async fn signup(email: String, password: String) -> Result<(), AppError> {
     .await
 }
 
-/// Failed logins allowed per email (and, ten times over, per address) in the window.
-#[cfg(feature = "ssr")]
-const MAX_FAILURES: i64 = 5;
-#[cfg(feature = "ssr")]
-const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
-
-/// Signs in with email and password; rate-limited per email and per client address.
+/// Signs in with email and password. Limited per client address, and per account: each
+/// attempt is recorded before its password is checked, and failures in a row make the next
+/// attempt wait longer (see the store's `claim_login_attempt`). Failures from addresses
+/// the account never signed in from do not delay its owner at an address it did.
 #[server(prefix = "/api", endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<(), AppError> {
     use mywp_jobs::{
         domain::{Email, Password, PasswordHash},
-        store::now_ms,
+        store::LoginClaim,
     };
 
-    use super::ssr::{
-        respond::respond,
-        session::{client_ip, set_session_cookie},
-        state::state,
-    };
+    use super::ssr::{respond::respond, session::client_ip, state::state};
     respond(async move {
         let state = state()?;
         let email = Email::parse(&email)?;
         let password = Password::for_login(&password)?;
         let ip = client_ip();
-        let (by_email, by_ip) = state
+        state.address_limits.login(ip)?;
+        // A place to hash first: a busy panel refuses before the attempt counts.
+        let hashing = state.hashing.reserve()?;
+        let key = if state
             .store
-            .login_failures_since(email.as_str(), &ip, now_ms() - FAILURE_WINDOW_MS)
-            .await?;
-        if by_email >= MAX_FAILURES || by_ip >= MAX_FAILURES * 10 {
-            return Err(AppError::TooManyRequests(
-                "Too many failed logins. Wait 15 minutes, then try again.".into(),
-            ));
+            .is_login_address(email.as_str(), &ip.to_string())
+            .await?
+        {
+            format!("{} {ip}", email.as_str())
+        } else {
+            email.as_str().to_owned()
+        };
+        if let LoginClaim::Wait(wait) = state.store.claim_login_attempt(&key).await? {
+            return Err(AppError::TooManyRequests(format!(
+                "Too many failed logins for this account. Wait {} seconds, then try again.",
+                wait.as_secs() + 1
+            )));
         }
         let found = state.store.account_for_login(&email).await?;
         let (account, hash) = match found {
@@ -89,23 +89,33 @@ pub async fn login(email: String, password: String) -> Result<(), AppError> {
             _ => (None, PasswordHash::decoy().clone()),
         };
         // Verify even for an unknown email, so timing does not tell which emails have accounts.
-        let ok = tokio::task::spawn_blocking(move || password.verify(&hash))
-            .await
-            .map_err(AppError::internal)?;
+        let ok = hashing.run(move || password.verify(&hash)).await?;
         let Some(account) = account.filter(|_| ok) else {
-            state
-                .store
-                .record_login_failure(email.as_str(), &ip)
-                .await?;
             return Err(AppError::invalid("password", "Wrong email or password."));
         };
-        state.store.clear_login_failures(email.as_str()).await?;
-        let token = state.store.create_session(account.id).await?;
-        set_session_cookie(Some(&token), state.secure_cookies);
+        state.store.login_succeeded(&key).await?;
+        state
+            .store
+            .remember_login_address(email.as_str(), &ip.to_string())
+            .await?;
+        start_session(&state, account.id).await?;
         leptos_axum::redirect("/sites");
         Ok(())
     })
     .await
+}
+
+/// Opens a new session for `account_id`: the one the request came with (if any) ends, so a
+/// session id is never carried across a login.
+#[cfg(feature = "ssr")]
+async fn start_session(state: &super::ssr::AppState, account_id: i64) -> Result<(), AppError> {
+    use super::ssr::session::{session_token, set_session_cookie};
+    if let Some(old) = session_token(state.secure_cookies) {
+        state.store.delete_session(&old).await?;
+    }
+    let token = state.store.create_session(account_id).await?;
+    set_session_cookie(Some(&token), state.secure_cookies);
+    Ok(())
 }
 
 /// Ends the current session.
@@ -118,7 +128,7 @@ pub async fn logout() -> Result<(), AppError> {
     };
     respond(async move {
         let state = state()?;
-        if let Some(token) = session_token() {
+        if let Some(token) = session_token(state.secure_cookies) {
             state.store.delete_session(&token).await?;
         }
         set_session_cookie(None, state.secure_cookies);

@@ -51,6 +51,7 @@ pub async fn create_site(title: String, slug: String) -> Result<(), AppError> {
         let state = state()?;
         let title = SiteTitle::parse(&title)?;
         let slug = SiteSlug::parse(&slug)?;
+        access::may_create_site(&user).await?;
         let site = match state
             .store
             .create_site(NewSite {

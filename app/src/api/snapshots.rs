@@ -33,6 +33,7 @@ pub async fn take_snapshot(slug: String) -> Result<(), AppError> {
     respond(async move {
         let (user, site) = access::owned_site(&slug).await?;
         check_can_snapshot(&site)?;
+        access::may_take_snapshot(&user).await?;
         let requested = state()?
             .store
             .request_snapshot(site.id, SnapshotKind::Manual, Some(user.id))

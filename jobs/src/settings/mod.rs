@@ -73,6 +73,9 @@ pub struct Settings {
     pub snapshots: SnapshotSettings,
 
     #[command(flatten)]
+    pub panel: PanelSettings,
+
+    #[command(flatten)]
     pub host: HostSettings,
 
     #[command(flatten)]
@@ -137,6 +140,41 @@ pub struct SnapshotSettings {
     #[arg(long, env = "MYWP_SNAPSHOT_KEEP", default_value_t = 14, global = true,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub snapshot_keep: u64,
+}
+
+/// The panel's own defences: who its clients are, how often they may try, how long a
+/// session lasts, and what one account may use.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Panel")]
+pub struct PanelSettings {
+    /// Proxies in front of the panel (IP addresses or CIDR blocks, comma-separated): only
+    /// from these is `X-Forwarded-For` believed for the client's address.
+    #[arg(long, env = "MYWP_TRUSTED_PROXIES", value_delimiter = ',', value_parser = ip_net, global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Login attempts one client address may make a minute (any account).
+    #[arg(long, env = "MYWP_LOGINS_PER_MINUTE", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub logins_per_minute: u32,
+
+    /// Accounts one client address may create an hour.
+    #[arg(long, env = "MYWP_SIGNUPS_PER_HOUR", default_value_t = 10, global = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub signups_per_hour: u32,
+
+    /// Minutes a session may go unused before it ends (it ends after 30 days regardless).
+    #[arg(long, env = "MYWP_SESSION_IDLE_MINUTES", default_value_t = 120, global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_idle_minutes: u64,
+
+    /// Sites one customer account may have.
+    #[arg(long, env = "MYWP_MAX_SITES_PER_ACCOUNT", default_value_t = 50, global = true)]
+    pub max_sites_per_account: u64,
+
+    /// Megabytes of snapshots one customer account may keep (all its sites together);
+    /// a snapshot on request beyond it is refused.
+    #[arg(long, env = "MYWP_SNAPSHOT_QUOTA_MB", default_value_t = 10_240, global = true)]
+    pub snapshot_quota_mb: u64,
 }
 
 /// The web data plane: on a single host, where `scripts/dataplane.sh start` runs MariaDB,
@@ -347,6 +385,14 @@ fn secret(s: &str) -> Result<Secret, std::convert::Infallible> {
     Ok(Secret::new(s))
 }
 
+/// An IP address (a single host) or a CIDR block.
+fn ip_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR block (such as 10.0.0.0/8)"))
+}
+
 fn hostname(s: &str) -> Result<Hostname, String> {
     Hostname::parse(s).map_err(|e| e.message)
 }
@@ -406,6 +452,15 @@ mod tests {
         assert_eq!(s.database_url(), "sqlite://var/mywp.db");
         assert!(!s.sites_https());
         assert!(s.aws.backup_selections);
+        assert!(s.panel.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_blocks() {
+        let s = Settings::from_pairs([("MYWP_TRUSTED_PROXIES", "10.0.0.7, 192.168.0.0/16,::1")])
+            .unwrap();
+        let shown: Vec<String> = s.panel.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.7/32", "192.168.0.0/16", "::1/128"]);
     }
 
     #[test]
@@ -426,6 +481,7 @@ mod tests {
             ("MYWP_SITES_DIR", "/a dir"),
             ("MYWP_PLATFORM_DOMAIN", "bad;name"),
             ("MYWP_DB_USER_HOST", "x'y"),
+            ("MYWP_TRUSTED_PROXIES", "10.0.0.1,proxy.internal"),
         ] {
             let err = Settings::from_pairs([(key, value)])
                 .unwrap_err()

@@ -1,4 +1,4 @@
-//! Accounts, sessions and failed logins.
+//! Accounts and sessions.
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -43,8 +43,19 @@ impl SessionToken {
     }
 }
 
-/// Sessions last 30 days.
+/// Sessions last 30 days at most (and end sooner when left idle: see `session_account`).
 pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// A session's last use is written at most this often (not on every request).
+const SEEN_EVERY_MS: i64 = 60 * 1000;
+
+/// A live session's account and when it was last used.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    account: Account,
+    last_seen_at: i64,
+}
 
 impl Store {
     pub async fn create_account(
@@ -97,7 +108,8 @@ impl Store {
         let token = SessionToken::generate();
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $3)",
         )
         .bind(token.hash())
         .bind(account_id)
@@ -108,68 +120,39 @@ impl Store {
         Ok(token)
     }
 
-    /// The account behind a live session token.
+    /// The account behind a live session token: one neither expired nor unused for
+    /// `idle_ms`. Using it keeps it alive.
     pub async fn session_account(
         &self,
         token: &SessionToken,
+        idle_ms: i64,
     ) -> Result<Option<Account>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT a.id, a.email, a.role FROM sessions s JOIN accounts a ON a.id = s.account_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        let now = now_ms();
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT a.id, a.email, a.role, s.last_seen_at FROM sessions s
+             JOIN accounts a ON a.id = s.account_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3",
         )
         .bind(token.hash())
-        .bind(now_ms())
+        .bind(now)
+        .bind(now - idle_ms)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        if row.last_seen_at < now - SEEN_EVERY_MS {
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                .bind(token.hash())
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(row.account))
     }
 
     pub async fn delete_session(&self, token: &SessionToken) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at < $2")
             .bind(token.hash())
             .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_login_failure(&self, email: &str, ip: &str) -> Result<(), StoreError> {
-        let now = now_ms();
-        sqlx::query("INSERT INTO login_failures (email, ip, at) VALUES ($1, $2, $3)")
-            .bind(email)
-            .bind(ip)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        // Keep the table small: failures older than a day no longer matter.
-        sqlx::query("DELETE FROM login_failures WHERE at < $1")
-            .bind(now - 24 * 3600 * 1000)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Failed logins for `email` and from `ip` since `since_ms`.
-    pub async fn login_failures_since(
-        &self,
-        email: &str,
-        ip: &str,
-        since_ms: i64,
-    ) -> Result<(i64, i64), StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT
-               (SELECT COUNT(*) FROM login_failures WHERE email = $1 AND at >= $3),
-               (SELECT COUNT(*) FROM login_failures WHERE ip = $2 AND at >= $3)",
-        )
-        .bind(email)
-        .bind(ip)
-        .bind(since_ms)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    pub async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM login_failures WHERE email = $1")
-            .bind(email)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -10,10 +10,12 @@
 mod accounts;
 mod audit;
 mod domains;
+mod logins;
 mod queued_runs;
 mod sites;
 mod snapshots;
 mod spec;
+mod usage;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,6 +23,7 @@ use sqlx::{any::AnyPoolOptions, AnyPool, Executor};
 
 pub use accounts::{Account, SessionToken};
 pub use audit::AuditEntry;
+pub use logins::{login_delay, LoginClaim, FIRST_DELAY, FREE_FAILURES, MAX_DELAY};
 pub use domains::{DomainRow, MAX_DOMAINS_PER_SITE};
 pub use queued_runs::{RunClaim, LOST_AFTER_MS};
 pub use sites::{Lease, NewSite, SiteRow, StepRow};

@@ -56,3 +56,30 @@ pub async fn snapshot_of(site: &SiteRow, snapshot_id: &str) -> Result<SnapshotRo
         _ => Err(no_such()),
     }
 }
+
+/// Whether `user` may create one more site: a customer has at most the configured number.
+pub async fn may_create_site(user: &Account) -> Result<(), AppError> {
+    let state = state()?;
+    let max = state.limits.max_sites_per_account;
+    if user.role == Role::Customer && state.store.site_count_of(user.id).await? >= max {
+        return Err(AppError::Conflict(format!(
+            "Your account has reached its limit of {max} sites: delete one to make room."
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `user` may take one more snapshot: a customer's snapshots (all their sites
+/// together) stay within the configured storage.
+pub async fn may_take_snapshot(user: &Account) -> Result<(), AppError> {
+    let state = state()?;
+    let quota = state.limits.snapshot_quota_bytes;
+    if user.role == Role::Customer && state.store.snapshot_bytes_of(user.id).await? >= quota {
+        return Err(AppError::Conflict(format!(
+            "Your sites' snapshots fill your account's {} MB of snapshot storage: no snapshot \
+             can be taken on request until older ones expire or a site is deleted.",
+            quota / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}

@@ -8,8 +8,10 @@ pub mod changes;
 pub mod respond;
 pub mod session;
 pub mod state;
+pub mod throttle;
 pub mod views;
 
 // What the server crate wires in (its session layer, the state it provides, downloads).
-pub use session::{session_cookie_value, ClientIp, CurrentUser, SESSION_COOKIE};
-pub use state::{AppState, FleetFuture, FleetSource, LoginLinks};
+pub use session::{session_cookie_name, session_cookie_value, ClientIp, CurrentUser};
+pub use state::{AppState, FleetFuture, FleetSource, Limits, LoginLinks};
+pub use throttle::{AddressLimits, PasswordHashing};

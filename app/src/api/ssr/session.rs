@@ -1,5 +1,9 @@
 //! Who is calling: the signed-in account and the client's address (both put into the
-//! request by the server's session layer), and the session cookie.
+//! request by the server's session layer), and the session cookie: `__Host-mywp_session`
+//! (Secure, so bound to this origin) when the panel is served over https, `mywp_session` on
+//! plain http (localhost).
+
+use std::net::{IpAddr, Ipv4Addr};
 
 use http::{header, request::Parts, HeaderValue};
 use leptos::prelude::*;
@@ -10,11 +14,19 @@ use mywp_jobs::store::{Account, SessionToken};
 #[derive(Clone, Debug)]
 pub struct CurrentUser(pub Option<Account>);
 
-/// The client's address, put into the request's extensions by the server.
-#[derive(Clone, Debug)]
-pub struct ClientIp(pub String);
+/// The client's address (the peer's, or the one a trusted proxy forwarded), put into the
+/// request's extensions by the server.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
 
-pub const SESSION_COOKIE: &str = "mywp_session";
+/// The session cookie's name: `__Host-` prefixed under https.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-mywp_session"
+    } else {
+        "mywp_session"
+    }
+}
 
 fn parts() -> Option<Parts> {
     use_context::<Parts>()
@@ -25,33 +37,33 @@ pub fn current_user() -> Option<Account> {
     parts()?.extensions.get::<CurrentUser>()?.0.clone()
 }
 
-pub fn client_ip() -> String {
+pub fn client_ip() -> IpAddr {
     parts()
-        .and_then(|p| p.extensions.get::<ClientIp>().map(|ip| ip.0.clone()))
-        .unwrap_or_else(|| "unknown".into())
+        .and_then(|p| p.extensions.get::<ClientIp>().map(|ip| ip.0))
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 /// The session token in the request's cookie, if any.
-pub fn session_token() -> Option<SessionToken> {
-    session_cookie_value(&parts()?.headers)
+pub fn session_token(secure: bool) -> Option<SessionToken> {
+    session_cookie_value(&parts()?.headers, secure)
 }
 
 /// The session token in `headers`' cookies, if any.
-pub fn session_cookie_value(headers: &http::HeaderMap) -> Option<SessionToken> {
+pub fn session_cookie_value(headers: &http::HeaderMap, secure: bool) -> Option<SessionToken> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE)
+        .find(|c| c.name() == session_cookie_name(secure))
         .map(|c| SessionToken(c.value().to_owned()))
 }
 
 /// Sets (or, with `None`, clears) the session cookie on the response.
 pub fn set_session_cookie(token: Option<&SessionToken>, secure: bool) {
     let mut c = cookie::Cookie::build((
-        SESSION_COOKIE,
+        session_cookie_name(secure),
         token.map(|t| t.0.clone()).unwrap_or_default(),
     ))
     .path("/")

@@ -9,6 +9,7 @@ use mywp_jobs::{
     store::Store,
 };
 
+use super::throttle::{AddressLimits, PasswordHashing};
 use crate::error::AppError;
 
 /// Makes a one-time link that logs the owner into their site's wp-admin.
@@ -22,6 +23,14 @@ pub type FleetFuture = std::pin::Pin<
 /// Reads the web fleet (the AWS shape's Auto Scaling group).
 pub type FleetSource = Arc<dyn Fn() -> FleetFuture + Send + Sync>;
 
+/// How long sessions last idle, and what one customer account may use.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub session_idle_ms: i64,
+    pub max_sites_per_account: i64,
+    pub snapshot_quota_bytes: i64,
+}
+
 /// What every server function may use. Provided as context by the server.
 #[derive(Clone)]
 pub struct AppState {
@@ -29,8 +38,15 @@ pub struct AppState {
     pub queue: JobQueue,
     /// How sites are addressed (their platform hostnames, their URLs).
     pub addressing: SiteAddressing,
-    /// Whether the panel is reached over https (cookies then get `Secure`).
+    /// Whether the panel is reached over https (the session cookie is then `__Host-` and
+    /// `Secure`).
     pub secure_cookies: bool,
+    /// Per-address limits on logins and signups.
+    pub address_limits: AddressLimits,
+    /// Password hashing, bounded.
+    pub hashing: PasswordHashing,
+    /// Sessions and per-account limits.
+    pub limits: Limits,
     pub login_links: Option<LoginLinks>,
     /// The web fleet, in the AWS shape.
     pub fleet: Option<FleetSource>,

@@ -17,9 +17,12 @@
 //!    and what the job queue holds then (`idle.rs`).
 //! 6. The browser bundle: its files raw, gzip and brotli, and a first visit's bytes as the
 //!    panel serves them (`bundle.rs`).
+//! 7. The panel's resident memory, idle, under 200 concurrent logins for unknown emails,
+//!    and after (`memory.rs`).
 
 mod bundle;
 mod idle;
+mod memory;
 mod snapshots;
 
 use std::{
@@ -792,7 +795,7 @@ async fn main() {
     let mut report = Report::default();
 
     // MYWP_BENCH_PARTS (e.g. "3") runs only some parts, for profiling one of them.
-    let parts = std::env::var("MYWP_BENCH_PARTS").unwrap_or_else(|_| "1,2,3,4,5,6".into());
+    let parts = std::env::var("MYWP_BENCH_PARTS").unwrap_or_else(|_| "1,2,3,4,5,6,7".into());
     let part = |n: &str| parts.split(',').any(|p| p.trim() == n);
     if part("1") || part("2") {
         let app = TestApp::spawn().await;
@@ -825,6 +828,10 @@ async fn main() {
     if part("6") {
         log("part 6: the browser bundle");
         bundle::bundle(&mut report).await;
+    }
+    if part("7") {
+        log("part 7: the panel's memory");
+        memory::memory(&mut report).await;
     }
 
     let mut out = String::from("# MyWP benchmark\n\n");
