@@ -109,7 +109,10 @@ mod tests {
         let proxy: IpAddr = "10.0.0.5".parse().unwrap();
         let trusted = ["10.0.0.0/24".parse().unwrap()];
         let h = headers(&[("x-forwarded-for", "1.1.1.1, 203.0.113.9, 10.0.0.7")]);
-        assert_eq!(client_addr(proxy, &h, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_addr(proxy, &h, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
         let stranger: IpAddr = "198.51.100.1".parse().unwrap();
         assert_eq!(client_addr(stranger, &h, &trusted), stranger);
         assert_eq!(client_addr(proxy, &HeaderMap::new(), &trusted), proxy);
@@ -124,11 +127,18 @@ mod tests {
         };
         let host = ("host", "panel.test:3000");
         assert_eq!(post(&[host, ("origin", "http://panel.test:3000")]), None);
-        assert_eq!(post(&[host, ("referer", "https://panel.test:3000/sites?a=1")]), None);
+        assert_eq!(
+            post(&[host, ("referer", "https://panel.test:3000/sites?a=1")]),
+            None
+        );
         for refused in [
             vec![host],
             vec![host, ("origin", "null")],
-            vec![host, ("origin", "null"), ("referer", "http://panel.test:3000/")],
+            vec![
+                host,
+                ("origin", "null"),
+                ("referer", "http://panel.test:3000/"),
+            ],
             vec![host, ("origin", "http://evil.test")],
             vec![host, ("origin", "http://panel.test:3000.evil.test")],
             vec![host, ("referer", "http://evil.test/panel.test:3000")],
@@ -144,7 +154,10 @@ mod tests {
     fn redirects_stay_on_the_panel() {
         let host = Some("panel.test");
         assert_eq!(own_location("/sites/a?x=1", host), "/sites/a?x=1");
-        assert_eq!(own_location("http://panel.test/login?__err=x", host), "/login?__err=x");
+        assert_eq!(
+            own_location("http://panel.test/login?__err=x", host),
+            "/login?__err=x"
+        );
         for off in [
             "//evil.test/x",
             "/\\evil.test",

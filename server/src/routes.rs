@@ -17,13 +17,13 @@ use axum::{
     routing::get,
     Router,
 };
+use ipnet::IpNet;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use mywp_app::{
     api::ssr::{session_cookie_value, AppState, ClientIp, CurrentUser},
     shell, App,
 };
-use ipnet::IpNet;
 use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
 
 use crate::guards::{client_addr, cross_site, own_location};
@@ -31,7 +31,8 @@ use mywp_jobs::settings::Settings;
 
 /// Pages set their own policy, with the nonce of their inline scripts (`mywp_app::shell`);
 /// every other answer gets this one: nothing may load from it, frame it or run in it.
-const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const API_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 pub fn router(app: AppState, settings: &Settings, addr: SocketAddr) -> anyhow::Result<Router> {
     let site_root = settings.site_root.display().to_string();

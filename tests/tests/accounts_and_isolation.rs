@@ -315,7 +315,10 @@ async fn forms_work_without_javascript() {
     .unwrap();
     assert_eq!(res.status(), 303);
     let back = res.headers()["location"].to_str().unwrap().to_owned();
-    assert!(back.starts_with("/signup?"), "back to the form, as a path: {back}");
+    assert!(
+        back.starts_with("/signup?"),
+        "back to the form, as a path: {back}"
+    );
     let page = c
         .client
         .get(format!("{}{back}", c.base))

@@ -129,18 +129,28 @@ async fn parallel_logins(app: TestApp) {
 
     // No lockout: the right password works once the (short) wait is over.
     let owner = bare_client();
-    wait_for("the owner's login after the wait", Duration::from_secs(300), || {
-        let (owner, base, email) = (&owner, &app.base, &email);
-        async move {
-            match post(owner, base, "login", &[("email", email), ("password", PASSWORD)], &[])
+    wait_for(
+        "the owner's login after the wait",
+        Duration::from_secs(300),
+        || {
+            let (owner, base, email) = (&owner, &app.base, &email);
+            async move {
+                match post(
+                    owner,
+                    base,
+                    "login",
+                    &[("email", email), ("password", PASSWORD)],
+                    &[],
+                )
                 .await
-            {
-                (200, _) => Ok(()),
-                (429, body) if too_many(&body).contains("Wait") => Err(body.to_string()),
-                other => panic!("unexpected answer: {other:?}"),
+                {
+                    (200, _) => Ok(()),
+                    (429, body) if too_many(&body).contains("Wait") => Err(body.to_string()),
+                    other => panic!("unexpected answer: {other:?}"),
+                }
             }
-        }
-    })
+        },
+    )
     .await;
     assert_eq!(app.plane.store.login_failures(&email).await.unwrap(), 0);
     app.stop().await;
@@ -196,7 +206,9 @@ async fn failures_from_elsewhere_do_not_delay_the_owner() {
         "from the attacker's address even the right password waits"
     );
     assert_eq!(
-        post(&bare_client(), &app.base, "login", &creds, &home).await.0,
+        post(&bare_client(), &app.base, "login", &creds, &home)
+            .await
+            .0,
         200,
         "the owner, at home, is not delayed"
     );
@@ -297,7 +309,9 @@ async fn mutations_need_the_panels_origin() {
         let client = client.clone();
         let url = format!("{base}/api/create_site");
         async move {
-            let mut req = client.post(url).form(&[("title", "Csrf"), ("slug", &unique("csrf"))]);
+            let mut req = client
+                .post(url)
+                .form(&[("title", "Csrf"), ("slug", &unique("csrf"))]);
             for (k, v) in headers {
                 req = req.header(k, v);
             }
@@ -313,7 +327,10 @@ async fn mutations_need_the_panels_origin() {
             vec![("Origin", "null".into()), ("Referer", own_page.clone())],
         ),
         ("no Origin, no Referer", vec![]),
-        ("a cross-site Origin", vec![("Origin", "http://evil.example".into())]),
+        (
+            "a cross-site Origin",
+            vec![("Origin", "http://evil.example".into())],
+        ),
         (
             "a look-alike Origin",
             vec![("Origin", format!("{base}.evil.example"))],
@@ -327,12 +344,19 @@ async fn mutations_need_the_panels_origin() {
         assert_eq!(status, 403, "{what}: {body}");
     }
     assert_eq!(
-        app.plane.store.site_count_of(account_id(&app, &email).await).await.unwrap(),
+        app.plane
+            .store
+            .site_count_of(account_id(&app, &email).await)
+            .await
+            .unwrap(),
         0,
         "nothing was created"
     );
     let (status, body) = create(vec![("Referer", own_page)]).await;
-    assert_eq!(status, 200, "the panel's own Referer stands in for Origin: {body}");
+    assert_eq!(
+        status, 200,
+        "the panel's own Referer stands in for Origin: {body}"
+    );
     let (status, body) = create(vec![("Origin", base.to_string())]).await;
     assert_eq!(status, 200, "{body}");
     app.stop().await;
@@ -392,7 +416,11 @@ async fn every_response_has_the_security_headers() {
         assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin");
         csp
     };
-    let page = client.get(format!("{}/login", app.base)).send().await.unwrap();
+    let page = client
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
     let csp = check(&page);
     let nonce = csp
         .split("'nonce-")
@@ -408,19 +436,38 @@ async fn every_response_has_the_security_headers() {
         let tag = script.split('>').next().unwrap();
         assert!(tag.contains(&format!("nonce=\"{nonce}\"")), "<script{tag}>");
     }
-    let second = client.get(format!("{}/login", app.base)).send().await.unwrap();
-    assert!(!check(&second).contains(&nonce), "a fresh nonce for every page");
+    let second = client
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !check(&second).contains(&nonce),
+        "a fresh nonce for every page"
+    );
 
     for res in [
-        client.get(format!("{}/healthz", app.base)).send().await.unwrap(),
-        client.get(format!("{}/pkg/none.js", app.base)).send().await.unwrap(),
+        client
+            .get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap(),
+        client
+            .get(format!("{}/pkg/none.js", app.base))
+            .send()
+            .await
+            .unwrap(),
         client
             .post(format!("{}/api/me", app.base))
             .header("Origin", &app.base)
             .send()
             .await
             .unwrap(),
-        client.post(format!("{}/api/me", app.base)).send().await.unwrap(),
+        client
+            .post(format!("{}/api/me", app.base))
+            .send()
+            .await
+            .unwrap(),
     ] {
         let csp = check(&res);
         assert!(csp.contains("default-src 'none'"), "{csp}");
@@ -473,11 +520,18 @@ async fn sessions_are_host_bound_rotated_and_end_when_idle() {
     let first = login_cookie(&app, &client, &email).await;
     assert!(first.starts_with("__Host-mywp_session="), "{first}");
     let attrs = first.to_ascii_lowercase();
-    assert!(attrs.contains("; secure") && attrs.contains("; path=/"), "{first}");
+    assert!(
+        attrs.contains("; secure") && attrs.contains("; path=/"),
+        "{first}"
+    );
     assert!(!attrs.contains("domain="), "{first}");
     assert_eq!(me(&app, name_value(&first)).await["email"], email.as_str());
     let plain = name_value(&first).replacen("__Host-", "", 1);
-    assert_eq!(me(&app, &plain).await, Value::Null, "only the __Host- name counts");
+    assert_eq!(
+        me(&app, &plain).await,
+        Value::Null,
+        "only the __Host- name counts"
+    );
 
     // Logging in again with that session's cookie ends it and opens another.
     let second = bare_client()
@@ -496,7 +550,11 @@ async fn sessions_are_host_bound_rotated_and_end_when_idle() {
         .find(|c| c.contains("mywp_session="))
         .unwrap();
     assert_ne!(name_value(&second), name_value(&first));
-    assert_eq!(me(&app, name_value(&first)).await, Value::Null, "the old session ended");
+    assert_eq!(
+        me(&app, name_value(&first)).await,
+        Value::Null,
+        "the old session ended"
+    );
     assert_eq!(me(&app, name_value(&second)).await["email"], email.as_str());
 
     // Left idle past the idle time (two hours by default), it ends.
@@ -516,7 +574,10 @@ async fn sessions_are_host_bound_rotated_and_end_when_idle() {
     let email = signup(&app).await;
     let cookie = login_cookie(&app, &bare_client(), &email).await;
     assert!(cookie.starts_with("mywp_session="), "{cookie}");
-    assert!(!cookie.to_ascii_lowercase().contains("; secure"), "{cookie}");
+    assert!(
+        !cookie.to_ascii_lowercase().contains("; secure"),
+        "{cookie}"
+    );
     app.stop().await;
 }
 
@@ -539,7 +600,10 @@ async fn per_account_limits_are_enforced() {
         .await;
     assert_eq!(status, 409, "{body}");
     assert!(
-        body["Conflict"].as_str().unwrap().contains("limit of 1 sites"),
+        body["Conflict"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 1 sites"),
         "{body}"
     );
 
@@ -565,7 +629,10 @@ async fn per_account_limits_are_enforced() {
     let (status, body) = c.call_json("take_snapshot", &[("slug", &slug)]).await;
     assert_eq!(status, 409, "{body}");
     assert!(
-        body["Conflict"].as_str().unwrap().contains("1 MB of snapshot storage"),
+        body["Conflict"]
+            .as_str()
+            .unwrap()
+            .contains("1 MB of snapshot storage"),
         "{body}"
     );
     app.stop().await;

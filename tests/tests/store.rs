@@ -415,7 +415,10 @@ async fn login_throttle(store: Store) {
     let LoginClaim::Wait(wait) = store.claim_login_attempt(&ann).await.unwrap() else {
         panic!("a fourth attempt at once is made to wait");
     };
-    assert!(wait <= login_delay(FREE_FAILURES) && wait > Duration::ZERO, "{wait:?}");
+    assert!(
+        wait <= login_delay(FREE_FAILURES) && wait > Duration::ZERO,
+        "{wait:?}"
+    );
     assert_eq!(
         store.login_failures(&ann).await.unwrap(),
         FREE_FAILURES,
@@ -452,12 +455,14 @@ async fn login_throttle(store: Store) {
     );
 
     // A day-old throttle starts over.
-    sqlx::query("UPDATE login_throttle SET failures = 50, not_before = $1, updated_at = $1 WHERE key = $2")
-        .bind(now_ms() - 25 * 3600 * 1000)
-        .bind(&bob)
-        .execute(store.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE login_throttle SET failures = 50, not_before = $1, updated_at = $1 WHERE key = $2",
+    )
+    .bind(now_ms() - 25 * 3600 * 1000)
+    .bind(&bob)
+    .execute(store.pool())
+    .await
+    .unwrap();
     assert_eq!(
         store.claim_login_attempt(&bob).await.unwrap(),
         LoginClaim::Granted
@@ -466,8 +471,14 @@ async fn login_throttle(store: Store) {
 
     // The addresses an account signed in from.
     assert!(!store.is_login_address(&ann, "192.0.2.1").await.unwrap());
-    store.remember_login_address(&ann, "192.0.2.1").await.unwrap();
-    store.remember_login_address(&ann, "192.0.2.1").await.unwrap();
+    store
+        .remember_login_address(&ann, "192.0.2.1")
+        .await
+        .unwrap();
+    store
+        .remember_login_address(&ann, "192.0.2.1")
+        .await
+        .unwrap();
     assert!(store.is_login_address(&ann, "192.0.2.1").await.unwrap());
     assert!(!store.is_login_address(&ann, "192.0.2.2").await.unwrap());
     assert!(!store.is_login_address(&bob, "192.0.2.1").await.unwrap());

@@ -168,12 +168,22 @@ pub struct PanelSettings {
     pub session_idle_minutes: u64,
 
     /// Sites one customer account may have.
-    #[arg(long, env = "MYWP_MAX_SITES_PER_ACCOUNT", default_value_t = 50, global = true)]
+    #[arg(
+        long,
+        env = "MYWP_MAX_SITES_PER_ACCOUNT",
+        default_value_t = 50,
+        global = true
+    )]
     pub max_sites_per_account: u64,
 
     /// Megabytes of snapshots one customer account may keep (all its sites together);
     /// a snapshot on request beyond it is refused.
-    #[arg(long, env = "MYWP_SNAPSHOT_QUOTA_MB", default_value_t = 10_240, global = true)]
+    #[arg(
+        long,
+        env = "MYWP_SNAPSHOT_QUOTA_MB",
+        default_value_t = 10_240,
+        global = true
+    )]
     pub snapshot_quota_mb: u64,
 }
 
@@ -459,7 +469,12 @@ mod tests {
     fn trusted_proxies_are_addresses_and_blocks() {
         let s = Settings::from_pairs([("MYWP_TRUSTED_PROXIES", "10.0.0.7, 192.168.0.0/16,::1")])
             .unwrap();
-        let shown: Vec<String> = s.panel.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        let shown: Vec<String> = s
+            .panel
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         assert_eq!(shown, ["10.0.0.7/32", "192.168.0.0/16", "::1/128"]);
     }
 

@@ -120,10 +120,11 @@ impl Store {
 
     /// Failures in a row recorded for `key` (claimed attempts that did not succeed).
     pub async fn login_failures(&self, key: &str) -> Result<i64, StoreError> {
-        let n: Option<(i64,)> = sqlx::query_as("SELECT failures FROM login_throttle WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let n: Option<(i64,)> =
+            sqlx::query_as("SELECT failures FROM login_throttle WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(n.map_or(0, |(n,)| n))
     }
 

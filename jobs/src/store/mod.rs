@@ -23,8 +23,8 @@ use sqlx::{any::AnyPoolOptions, AnyPool, Executor};
 
 pub use accounts::{Account, SessionToken};
 pub use audit::AuditEntry;
-pub use logins::{login_delay, LoginClaim, FIRST_DELAY, FREE_FAILURES, MAX_DELAY};
 pub use domains::{DomainRow, MAX_DOMAINS_PER_SITE};
+pub use logins::{login_delay, LoginClaim, FIRST_DELAY, FREE_FAILURES, MAX_DELAY};
 pub use queued_runs::{RunClaim, LOST_AFTER_MS};
 pub use sites::{Lease, NewSite, SiteRow, StepRow};
 pub use snapshots::{BackupOp, RestoreRow, SnapshotRow};

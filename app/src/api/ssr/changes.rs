@@ -17,7 +17,13 @@ pub async fn audit(
     let target = format!("site:{}", site.slug);
     state()?
         .store
-        .audit(Some(user.id), action, &target, detail, Some(&client_ip().to_string()))
+        .audit(
+            Some(user.id),
+            action,
+            &target,
+            detail,
+            Some(&client_ip().to_string()),
+        )
         .await?;
     Ok(())
 }

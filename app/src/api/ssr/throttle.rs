@@ -166,7 +166,10 @@ mod tests {
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        assert!(matches!(refused, Some(Err(AppError::TooManyRequests(_)))), "{refused:?}");
+        assert!(
+            matches!(refused, Some(Err(AppError::TooManyRequests(_)))),
+            "{refused:?}"
+        );
         for _ in 0..3 {
             release.send(()).unwrap();
         }

@@ -82,7 +82,10 @@ pub async fn memory(report: &mut Report) {
             client
                 .post(format!("{base}/api/login"))
                 .header("Origin", &base)
-                .form(&[("email", email.as_str()), ("password", "wrong horse battery")])
+                .form(&[
+                    ("email", email.as_str()),
+                    ("password", "wrong horse battery"),
+                ])
                 .send()
                 .await
                 .map(|r| r.status().as_u16())
@@ -94,7 +97,10 @@ pub async fn memory(report: &mut Report) {
     login(format!("{}@example.com", unique("warm"))).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = rss_mb(pid);
-    log(format!("memory: idle {}; {LOGINS} logins at once", mb(idle)));
+    log(format!(
+        "memory: idle {}; {LOGINS} logins at once",
+        mb(idle)
+    ));
 
     let peak = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -143,7 +149,10 @@ pub async fn memory(report: &mut Report) {
         mb(after),
         String::new(),
         String::new(),
-        format!("near idle (≤ idle + 10 MB): {}", verdict(after <= idle + 10.0)),
+        format!(
+            "near idle (≤ idle + 10 MB): {}",
+            verdict(after <= idle + 10.0)
+        ),
     );
     report.notes.push(format!(
         "memory: of {LOGINS} concurrent logins for unknown emails, {checked} had their password \
