@@ -4,7 +4,9 @@
 #                           and the bundle's size tools: wasm-opt (binaryen from npm, in
 #                           ~/.cache/mywp-binaryen), brotli and zopfli
 #   scripts/setup.sh test   the same, plus PostgreSQL, Chromium and ChromeDriver for the tests,
-#                           and moto server (the AWS API emulator, in ~/.cache/mywp-venv)
+#                           dnsmasq (dnsmasq-base: the binary alone, no system service) as the
+#                           tests' own DNS server, and moto server (the AWS API emulator, in
+#                           ~/.cache/mywp-venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -20,7 +22,7 @@ for p in brotli zopfli; do
 done
 command -v npm >/dev/null || missing+=(npm)
 if [ "$mode" = test ]; then
-  for p in chromium chromium-driver postgresql; do
+  for p in chromium chromium-driver postgresql dnsmasq-base; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
 fi

@@ -4,6 +4,7 @@
 //! This crate knows nothing of the web UI: `app` and `server` depend on it, never the reverse.
 
 pub mod deployment;
+pub mod dns_lookup;
 pub mod domain;
 pub mod drivers;
 pub mod fsutil;

@@ -62,6 +62,8 @@ impl ControlPlane {
                 scheduled: settings.snapshots.snapshot_keep as usize,
                 ..Retention::default()
             },
+            dns_resolver: settings.domains.dns_resolver,
+            domain_check_every: Duration::from_secs(settings.domains.domain_check_every_seconds),
             ..pipeline::Settings::default()
         };
         let snapshot_policy = plane.snapshots.is_some().then(|| snapshot_policy(&policy));

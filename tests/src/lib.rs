@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod customer;
 pub mod dataplane;
 pub mod direct;
+pub mod dns;
 #[cfg(feature = "aws")]
 pub mod faults;
 pub mod postgres;

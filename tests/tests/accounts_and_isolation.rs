@@ -218,6 +218,10 @@ async fn customers_cannot_touch_each_others_sites() {
             vec![("slug", slug.as_str()), ("hostname", "www.eve.example")],
         ),
         (
+            "check_domain",
+            vec![("slug", slug.as_str()), ("hostname", "www.eve.example")],
+        ),
+        (
             "set_primary_domain",
             vec![("slug", slug.as_str()), ("hostname", "")],
         ),

@@ -12,7 +12,9 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use aws_sdk_route53::types::RrType;
 use mywp_jobs::{
     deployment::Deployment,
-    domain::{CustomDomain, OpState, SiteSlug, SiteStatus, SnapshotKind, StepKind, StepState},
+    domain::{
+        CustomDomain, OpState, ProofState, SiteSlug, SiteStatus, SnapshotKind, StepKind, StepState,
+    },
     drivers::aws::{
         access_point_uid, backup_plan_name, media_prefix, normalize_zone_id, snapshots_prefix,
         CdnDriver, CertificateDriver,
@@ -26,6 +28,7 @@ use mywp_tests::{
     },
     dataplane::{self, leftovers_in, Leftovers},
     direct,
+    dns::DnsServer,
     postgres::TestDatabase,
     unique, wait_for,
 };
@@ -63,9 +66,11 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     let title = format!("Cloud Blog {slug}");
     let owner = direct::customer(&store).await;
     let site_id = direct::site(&store, owner, &slug, &title).await;
+    let mut dns = DnsServer::start().await;
     let settings = Settings {
         addressing: web.addressing.clone(),
         backoff: Duration::from_millis(100),
+        dns_resolver: Some(dns.addr()),
         ..Settings::default()
     };
     let deployment = Deployment::aws(Arc::new(cfg.clone()), clients.clone(), web.clone());
@@ -335,8 +340,18 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     let www = format!("www.{zone_name}");
     let domain = CustomDomain::parse(&www, &cfg.platform_domain).unwrap();
     store.add_domain(site_id, &domain).await.unwrap();
-    store.reconverge_site(site_id).await.unwrap();
+    // Not proven yet (no record in DNS): checked, and neither an alias nor a certificate.
     direct::drive(&pipeline, site_id, Duration::from_secs(120)).await;
+    let claimed = &store.domains_of(site_id).await.unwrap()[0];
+    assert_eq!(claimed.proof, ProofState::Pending, "{claimed:?}");
+    let row = store.site(site_id).await.unwrap().unwrap();
+    assert_eq!(pipeline.spec(&row).await.unwrap().hostnames.len(), 1);
+    // Its CNAME points at the site: proven at the next check, then served.
+    dns.set_cname(&www, &host).await;
+    assert!(store.request_domain_check(site_id, &www).await.unwrap());
+    direct::drive(&pipeline, site_id, Duration::from_secs(120)).await;
+    let proven = &store.domains_of(site_id).await.unwrap()[0];
+    assert_eq!(proven.proof, ProofState::Verified, "{proven:?}");
     let row = store.site(site_id).await.unwrap().unwrap();
     assert_eq!(
         row.status,

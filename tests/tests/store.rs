@@ -10,12 +10,13 @@ use std::{
 use futures::FutureExt;
 use mywp_jobs::{
     domain::{
-        CustomDomain, Email, OpState, Password, PasswordHash, Retention, Role, SiteSlug,
-        SiteStatus, SiteTitle, SnapshotFacts, SnapshotKind, StepKind, StepState,
+        Checked, CustomDomain, Email, Hostname, OpState, Password, PasswordHash, ProofState,
+        Retention, Role, SiteAddressing, SiteSlug, SiteStatus, SiteTitle, SnapshotFacts,
+        SnapshotKind, StepKind, StepState,
     },
     store::{
-        now_ms, Account, Backend, BackupOp, Lease, NewSite, SiteRow, StepRow, Store, StoreError,
-        MAX_DOMAINS_PER_SITE,
+        now_ms, Account, Backend, BackupOp, Lease, NewSite, Recorded, SiteRow, StepRow, Store,
+        StoreError, MAX_DOMAINS_PER_SITE,
     },
 };
 use mywp_tests::{postgres::TestDatabase, unique};
@@ -1034,11 +1035,19 @@ async fn domains(store: Store) {
     let name = format!("www.{}.example", unique("d"));
     let www = CustomDomain::parse(&name, "localhost").unwrap();
     store.add_domain(site.id, &www).await.unwrap();
-    // A domain belongs to one site.
-    assert!(matches!(
-        store.add_domain(other.id, &www).await,
-        Err(StoreError::Conflict("domain"))
-    ));
+    // Claimed, not proven: pending, due for a check at once, with a token of its own.
+    let claimed = store.domains_of(site.id).await.unwrap().remove(0);
+    assert_eq!(claimed.proof, ProofState::Pending);
+    assert_eq!(claimed.token.len(), 32);
+    assert_eq!(
+        store.domains_due(site.id, now_ms()).await.unwrap(),
+        vec![claimed.clone()]
+    );
+    // Several sites may claim a domain (nobody can block its owner by claiming it
+    // first); a site claims it once.
+    store.add_domain(other.id, &www).await.unwrap();
+    let others = store.domains_of(other.id).await.unwrap().remove(0);
+    assert_ne!(others.token, claimed.token, "each site has its own token");
     assert!(matches!(
         store.add_domain(site.id, &www).await,
         Err(StoreError::Conflict("domain"))
@@ -1051,9 +1060,78 @@ async fn domains(store: Store) {
         .map(|d| d.hostname)
         .collect();
     assert_eq!(listed, vec![name.clone()]);
-    assert!(store.domains_of(other.id).await.unwrap().is_empty());
+    // Unproven: not its address, not in what the drivers see.
+    assert!(!store
+        .set_primary_domain(site.id, Some(&name))
+        .await
+        .unwrap());
+    let addressing = SiteAddressing {
+        platform_domain: Hostname::parse("localhost").unwrap(),
+        port: 8080,
+        https: false,
+    };
+    let row = store.site(site.id).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .site_spec(&row, &addressing)
+            .await
+            .unwrap()
+            .hostnames
+            .len(),
+        1
+    );
 
-    // Only a domain of the site can be its address.
+    // Proven for the site: served; the other site's proof then fails, naming why.
+    let verified = Checked {
+        state: ProofState::Verified,
+        detail: "proven".into(),
+    };
+    let later = now_ms() + 3_600_000;
+    assert_eq!(
+        store
+            .record_domain_check(&claimed, &verified, now_ms(), later)
+            .await
+            .unwrap(),
+        Recorded::Saved {
+            served_changed: true
+        }
+    );
+    assert!(store
+        .domains_due(site.id, now_ms())
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .record_domain_check(&others, &verified, now_ms(), later)
+            .await
+            .unwrap(),
+        Recorded::TakenElsewhere
+    );
+    let refused = store.domains_of(other.id).await.unwrap().remove(0);
+    assert_eq!(refused.proof, ProofState::Failed);
+    assert!(refused.proof_detail.unwrap().contains("another site"));
+    // Verified by one site, it can be claimed by no other.
+    let third = site_of(&store, &ann).await;
+    assert!(matches!(
+        store.add_domain(third.id, &www).await,
+        Err(StoreError::Conflict("domain"))
+    ));
+    let row = store.site(site.id).await.unwrap().unwrap();
+    let spec = store.site_spec(&row, &addressing).await.unwrap();
+    assert_eq!(spec.hostnames[1].as_str(), name);
+    // Asked for, a check is due at once.
+    assert!(store.request_domain_check(site.id, &name).await.unwrap());
+    assert!(!store.request_domain_check(third.id, &name).await.unwrap());
+    let due = store.domains_due(site.id, now_ms()).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert!(store
+        .unsettled_sites(false)
+        .await
+        .unwrap()
+        .contains(&site.id));
+
+    // Only a verified domain of the site can be its address.
     assert!(!store
         .set_primary_domain(other.id, Some(&name))
         .await
@@ -1064,6 +1142,24 @@ async fn domains(store: Store) {
         .unwrap());
     let row = store.site(site.id).await.unwrap().unwrap();
     assert_eq!(row.primary_domain.as_deref(), Some(name.as_str()));
+    // Lost: no longer served, nor the address the drivers see.
+    let lost = Checked {
+        state: ProofState::Lost,
+        detail: "gone".into(),
+    };
+    assert_eq!(
+        store
+            .record_domain_check(&due[0], &lost, now_ms(), later)
+            .await
+            .unwrap(),
+        Recorded::Saved {
+            served_changed: true
+        }
+    );
+    let spec = store.site_spec(&row, &addressing).await.unwrap();
+    assert_eq!((spec.hostnames.len(), spec.primary), (1, None));
+    assert!(store.remove_domain(other.id, &name).await.unwrap());
+    assert!(store.remove_domain(third.id, &name).await.is_ok());
     // Removing it makes the platform hostname the address again.
     assert!(!store.remove_domain(other.id, &name).await.unwrap());
     assert!(store.remove_domain(site.id, &name).await.unwrap());
@@ -1612,7 +1708,8 @@ async fn constraints_are_the_same(store: Store) {
         constraints(&store).await,
         [
             "UNIQUE accounts(email)",
-            "UNIQUE site_domains(hostname)",
+            "UNIQUE site_domains(hostname) WHERE …",
+            "UNIQUE site_domains(site_id, hostname)",
             "UNIQUE site_restores(site_id) WHERE …",
             "UNIQUE site_snapshots(site_id) WHERE …",
             "UNIQUE sites(slug)",

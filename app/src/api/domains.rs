@@ -1,6 +1,8 @@
-//! A site's own domains: add one, remove one, make one the site's address. Each change
-//! sends the site through its steps again (server block, distribution, certificate…).
-//! The list comes with the site (`get_site`).
+//! A site's own domains: add one, check it now, remove one, make one the site's address.
+//! A domain is served only once proven the site's (a CNAME to its platform hostname, or its
+//! TXT record): the workers check it at once when added or asked, then on a schedule. Each
+//! change sends the site through its steps again (server block, distribution,
+//! certificate…). The list comes with the site (`get_site`).
 
 use leptos::prelude::*;
 
@@ -32,12 +34,13 @@ async fn apply(
     changes::hand_to_worker(site.id).await
 }
 
-/// Maps the customer's domain `hostname` (IDNA allowed) to the site.
+/// Claims the customer's domain `hostname` (IDNA allowed) for the site; it is served once
+/// its DNS proves it the site's.
 #[server(prefix = "/api", endpoint = "add_domain")]
 pub async fn add_domain(slug: String, hostname: String) -> Result<(), AppError> {
     use mywp_jobs::{domain::CustomDomain, store::StoreError};
 
-    use super::ssr::{respond::respond, state::state};
+    use super::ssr::{changes, respond::respond, state::state};
     respond(async move {
         let (user, site) = changeable_site(&slug).await?;
         let state = state()?;
@@ -45,15 +48,52 @@ pub async fn add_domain(slug: String, hostname: String) -> Result<(), AppError> 
         match state.store.add_domain(site.id, &domain).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
-                return Err(AppError::invalid(
-                    "hostname",
-                    format!("{domain} is already mapped to a site."),
-                ))
+                let ours = state
+                    .store
+                    .domains_of(site.id)
+                    .await?
+                    .iter()
+                    .any(|d| d.hostname == domain.as_str());
+                let message = if ours {
+                    format!("{domain} is already one of this site's domains.")
+                } else {
+                    format!(
+                        "{domain} is already mapped to another site, which has proven it its \
+                         own: it must be removed there first."
+                    )
+                };
+                return Err(AppError::invalid("hostname", message));
             }
             Err(StoreError::Config(message)) => return Err(AppError::invalid("hostname", message)),
             Err(e) => return Err(e.into()),
         }
-        apply(&user, &site, "site.domain_add", domain.as_str()).await
+        // Nothing is served on it yet: a worker checks its proof at once.
+        changes::audit(&user, "site.domain_add", &site, Some(domain.as_str())).await?;
+        changes::hand_to_worker(site.id).await
+    })
+    .await
+}
+
+/// Asks for the site's domain `hostname` to be checked now (a form post works without
+/// JavaScript): the site's page shows the outcome once a worker has looked it up.
+#[server(prefix = "/api", endpoint = "check_domain")]
+pub async fn check_domain(slug: String, hostname: String) -> Result<(), AppError> {
+    use super::ssr::{changes, respond::respond, state::state};
+    respond(async move {
+        let (user, site) = changeable_site(&slug).await?;
+        let hostname = hostname.trim().to_ascii_lowercase();
+        if !state()?
+            .store
+            .request_domain_check(site.id, &hostname)
+            .await?
+        {
+            return Err(AppError::invalid(
+                "hostname",
+                "This site has no such domain.",
+            ));
+        }
+        changes::audit(&user, "site.domain_check", &site, Some(&hostname)).await?;
+        changes::hand_to_worker(site.id).await
     })
     .await
 }
@@ -94,10 +134,22 @@ pub async fn set_primary_domain(slug: String, hostname: String) -> Result<(), Ap
             ));
         }
         let primary = (!hostname.is_empty()).then_some(hostname.as_str());
-        if !state()?.store.set_primary_domain(site.id, primary).await? {
+        let state = state()?;
+        if !state.store.set_primary_domain(site.id, primary).await? {
+            let known = state
+                .store
+                .domains_of(site.id)
+                .await?
+                .iter()
+                .any(|d| d.hostname == hostname);
             return Err(AppError::invalid(
                 "hostname",
-                "This site has no such domain.",
+                if known {
+                    "Only a verified domain can be the site's address: create its DNS record, \
+                     then check it."
+                } else {
+                    "This site has no such domain."
+                },
             ));
         }
         let shown = primary.unwrap_or("platform hostname");

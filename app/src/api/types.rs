@@ -89,6 +89,34 @@ pub struct DomainView {
     /// The form people read (`bücher.example`).
     pub display: String,
     pub created_at: i64,
+    /// Whether it is proven the site's: `pending`, `verified` (served), `failed` or `lost`
+    /// (was verified; the proof is gone, so it is no longer served).
+    pub proof: String,
+    /// What the last check found, in words.
+    pub proof_detail: Option<String>,
+    pub checked_at: Option<i64>,
+    /// A check is due or under way.
+    pub checking: bool,
+    /// The TXT record that proves it (instead of a CNAME to the platform hostname): its
+    /// name, `_mywp-challenge.<domain>`, and its value.
+    pub txt_name: String,
+    pub txt_value: String,
+}
+
+impl DomainView {
+    pub fn verified(&self) -> bool {
+        self.proof == "verified"
+    }
+
+    /// Where its proof stands, in words.
+    pub fn proof_label(&self) -> &'static str {
+        match self.proof.as_str() {
+            "verified" => "verified",
+            "failed" => "not proven",
+            "lost" => "proof lost",
+            _ => "waiting for DNS",
+        }
+    }
 }
 
 /// A site's hostnames: the platform's, and the customer's own.

@@ -1,12 +1,13 @@
 //! A site's domains, on its page: the platform hostname, the customer's own domains, which
-//! one is the site's address, and how to point DNS at the site.
+//! one is the site's address, and for each domain not proven yet the DNS record that proves
+//! it (a CNAME, or a TXT record), where its proof stands, and a "Check now" button.
 
 use leptos::prelude::*;
 
 use crate::{
     api::{
-        domains::{AddDomain, RemoveDomain, SetPrimaryDomain},
-        types::Domains,
+        domains::{AddDomain, CheckDomain, RemoveDomain, SetPrimaryDomain},
+        types::{DomainView, Domains},
     },
     components::form::{action_error, FormError},
 };
@@ -17,6 +18,7 @@ pub struct DomainActions {
     pub add: ServerAction<AddDomain>,
     pub remove: ServerAction<RemoveDomain>,
     pub primary: ServerAction<SetPrimaryDomain>,
+    pub check: ServerAction<CheckDomain>,
 }
 
 impl DomainActions {
@@ -25,12 +27,16 @@ impl DomainActions {
             add: ServerAction::new(),
             remove: ServerAction::new(),
             primary: ServerAction::new(),
+            check: ServerAction::new(),
         }
     }
 
     /// Changes when any of them finishes: the site's resource depends on it.
     pub fn version(&self) -> usize {
-        self.add.version().get() + self.remove.version().get() + self.primary.version().get()
+        self.add.version().get()
+            + self.remove.version().get()
+            + self.primary.version().get()
+            + self.check.version().get()
     }
 }
 
@@ -55,6 +61,7 @@ pub fn DomainsCard(
             .value()
             .get()
             .or_else(|| actions.primary.value().get())
+            .or_else(|| actions.check.value().get())
     });
     let platform = domains.platform_host.clone();
     let platform_primary = domains.primary.is_none();
@@ -73,7 +80,7 @@ pub fn DomainsCard(
         .map(|d| {
             let is_primary = primary.as_deref() == Some(d.hostname.as_str());
             view! {
-                <DomainRow slug=slug.clone() hostname=d.hostname display=d.display
+                <DomainRow slug=slug.clone() platform=platform.clone() domain=d
                     primary=is_primary live actions/>
             }
         })
@@ -83,7 +90,9 @@ pub fn DomainsCard(
             <h2>"Domains"</h2>
             <p class="muted">
                 "Point each of your domains at " <code>{platform.clone()}</code>
-                ": a CNAME record at your DNS provider (for a bare domain such as example.com, an ALIAS or ANAME record)."
+                ": a CNAME record at your DNS provider (for a bare domain such as example.com, an ALIAS or ANAME record). "
+                "A domain is served once that record is in place, or once the TXT record shown for it proves it is yours; "
+                "it is checked again regularly, and stops being served when neither is there any more."
                 {tls}
             </p>
             <table class="domains">
@@ -113,23 +122,67 @@ pub fn DomainsCard(
 #[component]
 fn DomainRow(
     slug: String,
-    hostname: String,
-    display: String,
+    platform: String,
+    domain: DomainView,
     primary: bool,
     live: bool,
     actions: DomainActions,
 ) -> impl IntoView {
-    let make_primary = (!primary && live).then(|| {
+    let hostname = domain.hostname.clone();
+    let verified = domain.verified();
+    let make_primary = (!primary && live && verified).then(|| {
         view! { <PrimaryButton slug=slug.clone() hostname=hostname.clone() action=actions.primary/> }
     });
+    let badge_class = match domain.proof.as_str() {
+        "verified" => "badge done",
+        "failed" | "lost" => "badge failed",
+        _ => "badge pending",
+    };
+    let state = if domain.checking && !verified {
+        "checking…"
+    } else {
+        domain.proof_label()
+    };
+    let proof = domain.proof.clone();
+    let detail = domain.proof_detail.clone();
+    // What to create at the DNS provider, while the domain is not served.
+    let records = (!verified).then(|| {
+        view! {
+            <div class="proof-records" data-proof-records=domain.hostname.clone()>
+                "Create one of these records at your DNS provider:"
+                <ul>
+                    <li>"CNAME " <code class="record-name">{domain.hostname.clone()}</code>
+                        " → " <code class="record-value">{platform.clone()}</code></li>
+                    <li>"TXT " <code class="record-name">{domain.txt_name.clone()}</code>
+                        " = " <code class="record-value">{domain.txt_value.clone()}</code></li>
+                </ul>
+            </div>
+        }
+    });
+    let (check_slug, check_hostname) = (slug.clone(), hostname.clone());
+    let check = view! {
+        <ActionForm action=actions.check attr:class="inline check-domain">
+            <input type="hidden" name="slug" value=check_slug/>
+            <input type="hidden" name="hostname" value=check_hostname/>
+            <button type="submit" class="secondary">"Check now"</button>
+        </ActionForm>
+    };
     let row_id = hostname.clone();
     view! {
-        <tr data-domain=row_id>
-            <td><code>{display}</code></td>
-            <td>{primary.then(|| view! { <span class="badge done">"address"</span> })}</td>
-            <td class="muted">"your domain"</td>
+        <tr data-domain=row_id data-proof=proof>
+            <td><code>{domain.display}</code></td>
+            <td>
+                {primary.then(|| view! { <span class="badge done">"address"</span> })}
+                <span class=badge_class>{state}</span>
+            </td>
+            <td class="muted">
+                "your domain"
+                {detail.map(|d| view! { <p class="proof-detail">{d}</p> })}
+                {records}
+            </td>
             <td class="actions">
                 {make_primary}
+                {check}
                 <ActionForm action=actions.remove attr:class="inline remove-domain">
                     <input type="hidden" name="slug" value=slug/>
                     <input type="hidden" name="hostname" value=hostname/>

@@ -1,7 +1,12 @@
 //! A customer's own domain for a site: an internationalised name, stored as its IDNA
-//! ASCII form (`bücher.example` → `xn--bcher-kva.example`).
+//! ASCII form (`bücher.example` → `xn--bcher-kva.example`). Invisible characters and
+//! confusable labels are refused, also when typed as punycode (`xn--…`).
 
-use super::{is_dns_label, Hostname, Invalid};
+use super::{
+    is_dns_label,
+    unicode::{confusable_label, invisible_in},
+    Hostname, Invalid,
+};
 
 /// A domain a customer maps to a site, e.g. `www.example.com`: at least two labels, not the
 /// platform's domain or under it, not an address.
@@ -27,9 +32,29 @@ impl CustomDomain {
             return bad("Wildcard domains are not supported: add each name.".into());
         }
         let raw = raw.strip_suffix('.').unwrap_or(raw);
+        // IDNA would drop a soft hyphen or a zero-width character silently, making a
+        // different name than the one shown: refuse it instead.
+        if let Some(what) = invisible_in(raw) {
+            return bad(format!(
+                "{raw:?} holds an invisible character, a {what}: type the domain again."
+            ));
+        }
         let Ok(ascii) = idna::domain_to_ascii(raw) else {
             return bad(format!("{raw:?} is not a valid domain name."));
         };
+        // Judged as people read it, also when it was typed as punycode.
+        let (unicode, decoded) = idna::domain_to_unicode(&ascii);
+        if decoded.is_err() {
+            return bad(format!("{raw:?} is not a valid domain name."));
+        }
+        if let Some(what) = invisible_in(&unicode) {
+            return bad(format!(
+                "{raw:?} holds an invisible character, a {what}: type the domain again."
+            ));
+        }
+        if let Some(why) = unicode.split('.').find_map(confusable_label) {
+            return bad(format!("{raw:?} is refused: {why}."));
+        }
         if ascii.len() > Self::MAX_LEN {
             return bad(format!(
                 "A domain name is at most {} characters long.",
@@ -119,5 +144,34 @@ mod tests {
         }
         let long = format!("{}.com", vec!["a".repeat(60); 5].join("."));
         assert!(parse(&long).unwrap_err().contains("at most"));
+    }
+
+    #[test]
+    fn invisible_and_confusable_domains_are_refused() {
+        for (input, needle) in [
+            ("ex\u{AD}ample.com", "soft hyphen (U+00AD)"),
+            ("exa\u{200B}mple.com", "zero-width space (U+200B)"),
+            ("www.\u{202E}moc.example", "right-to-left override (U+202E)"),
+            ("p\u{430}ypal.com", "mixes letters"),
+            (
+                "\u{430}\u{440}\u{440}\u{4CF}\u{435}.com",
+                "mistaken for the plain name \"apple\"",
+            ),
+        ] {
+            let err = parse(input).expect_err(input);
+            assert!(err.contains(needle), "{input:?}: {err}");
+            // The same name typed as punycode is judged the same way.
+            if let Some(puny) = idna::domain_to_ascii(input)
+                .ok()
+                .filter(|p| p.contains("xn--"))
+            {
+                let err = parse(&puny).expect_err(&puny);
+                assert!(err.contains("refused"), "{puny:?}: {err}");
+            }
+        }
+        assert_eq!(
+            parse("xn--bcher-kva.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
     }
 }

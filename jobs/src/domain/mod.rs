@@ -27,16 +27,22 @@ mod account;
 mod addressing;
 mod dns;
 mod hostname;
+mod ownership;
 mod site;
 mod site_spec;
 mod snapshot;
 mod step;
 mod step_error;
+mod unicode;
 
 pub use account::{Email, Password, PasswordHash, Role};
 pub use addressing::SiteAddressing;
 pub use dns::{is_dns_label, is_dns_name, Hostname};
 pub use hostname::CustomDomain;
+pub use ownership::{
+    judge, next_state, Answer, Answers, Challenge, ChallengeToken, Checked, ProofState, Verdict,
+    CHALLENGE_LABEL,
+};
 pub use site::{SiteSlug, SiteStatus, SiteTitle};
 pub use site_spec::SiteSpec;
 pub use snapshot::{OpState, Retention, SnapshotFacts, SnapshotKind};

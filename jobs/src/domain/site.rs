@@ -1,6 +1,6 @@
 //! Sites: slugs, titles and statuses.
 
-use super::{is_dns_label, Invalid};
+use super::{is_dns_label, unicode::invisible_in_title, Invalid};
 
 /// Names no customer may take: they are the platform's own hostnames or look like them.
 const RESERVED: &[&str] = &[
@@ -126,7 +126,8 @@ impl std::fmt::Display for SiteSlug {
     }
 }
 
-/// A site's title: 1 to 80 printable characters.
+/// A site's title: 1 to 80 printable characters, none invisible or changing the text's
+/// direction (a title that reads differently from what it holds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteTitle(String);
 
@@ -146,6 +147,12 @@ impl SiteTitle {
             return Err(Invalid::new(
                 "title",
                 "The title cannot hold control characters.",
+            ));
+        }
+        if let Some(what) = invisible_in_title(title) {
+            return Err(Invalid::new(
+                "title",
+                format!("The title holds an invisible character, a {what}: remove it."),
             ));
         }
         Ok(Self(title.to_owned()))
@@ -224,6 +231,16 @@ mod tests {
         assert!(SiteTitle::parse("   ").is_err());
         assert!(SiteTitle::parse(&"x".repeat(81)).is_err());
         assert!(SiteTitle::parse("a\u{7}b").is_err());
+        assert!(SiteTitle::parse("!!! ???").is_ok());
+        assert!(SiteTitle::parse("🎉🚀").is_ok());
+        for (bad, name) in [
+            ("Ann\u{AD}s Blog", "soft hyphen (U+00AD)"),
+            ("Blog \u{202E}gnp.exe", "right-to-left override (U+202E)"),
+            ("a\u{200B}b", "zero-width space (U+200B)"),
+        ] {
+            let err = SiteTitle::parse(bad).unwrap_err().message;
+            assert!(err.contains(name), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! that hold a lease on the site while they work.
 
 mod backups;
+mod ownership;
 pub mod plan;
 mod retry;
 mod runner;

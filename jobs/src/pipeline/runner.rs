@@ -14,6 +14,7 @@ use super::{
     retry,
 };
 use crate::{
+    dns_lookup::DnsLookup,
     domain::{Hostname, Retention, SiteAddressing, SiteStatus, StepKind, StepState},
     drivers::{Drivers, Ensured, Removed, SiteSpec, StepDriver, StepError},
     snapshots::Snapshots,
@@ -35,6 +36,10 @@ pub struct Settings {
     pub snapshot_every: Option<Duration>,
     /// How many snapshots of each kind a site keeps.
     pub retention: Retention,
+    /// The DNS server asked for domains' ownership proofs; `None`: the system's.
+    pub dns_resolver: Option<std::net::SocketAddr>,
+    /// How often each domain's ownership is checked again.
+    pub domain_check_every: Duration,
 }
 
 impl Default for Settings {
@@ -50,6 +55,8 @@ impl Default for Settings {
             lease_ttl: Duration::from_secs(15),
             snapshot_every: Some(Duration::from_secs(24 * 3600)),
             retention: Retention::default(),
+            dns_resolver: None,
+            domain_check_every: Duration::from_secs(3600),
         }
     }
 }
@@ -73,6 +80,8 @@ pub struct Pipeline {
     /// The sites' snapshots, taken and restored after the steps; `None`: not available here.
     pub(super) snapshots: Option<Arc<Snapshots>>,
     pub(super) settings: Settings,
+    /// Asks DNS for domains' ownership proofs.
+    pub(super) dns: DnsLookup,
     worker_id: String,
     /// Numbers each run: a lease belongs to one run, not to the whole process.
     runs: std::sync::atomic::AtomicU64,
@@ -90,6 +99,7 @@ impl Pipeline {
             store,
             drivers,
             snapshots,
+            dns: DnsLookup::new(settings.dns_resolver),
             settings,
             worker_id,
             runs: Default::default(),
@@ -146,9 +156,17 @@ impl Pipeline {
 
     async fn run_leased(&self, site_id: i64) -> Result<Outcome, StoreError> {
         loop {
-            let Some(site) = self.store.site(site_id).await? else {
+            let Some(mut site) = self.store.site(site_id).await? else {
                 return Ok(Outcome::Gone);
             };
+            // First the domains' ownership checks that are due: a domain proven or lost
+            // changes what the steps below serve.
+            if site.wanted && self.check_due_domains(&site).await? {
+                let Some(now) = self.store.site(site_id).await? else {
+                    return Ok(Outcome::Gone);
+                };
+                site = now;
+            }
             let steps: BTreeMap<StepKind, StepRow> = self
                 .store
                 .steps(site_id)

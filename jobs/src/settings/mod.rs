@@ -73,6 +73,9 @@ pub struct Settings {
     pub snapshots: SnapshotSettings,
 
     #[command(flatten)]
+    pub domains: DomainSettings,
+
+    #[command(flatten)]
     pub host: HostSettings,
 
     #[command(flatten)]
@@ -137,6 +140,21 @@ pub struct SnapshotSettings {
     #[arg(long, env = "MYWP_SNAPSHOT_KEEP", default_value_t = 14, global = true,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub snapshot_keep: u64,
+}
+
+/// How customers' domains are proven theirs (see `domain::ownership`).
+#[derive(Debug, Clone, Args)]
+pub struct DomainSettings {
+    /// The DNS server (ip:port) asked whether a customer's domain points at its site;
+    /// default: the system's resolvers (/etc/resolv.conf).
+    #[arg(long, env = "MYWP_DNS_RESOLVER", global = true)]
+    pub dns_resolver: Option<std::net::SocketAddr>,
+
+    /// Seconds between two ownership checks of a domain (each is spread over the last
+    /// quarter of this, so many domains do not fire at once).
+    #[arg(long, env = "MYWP_DOMAIN_CHECK_EVERY_SECONDS", default_value_t = 3600, global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub domain_check_every_seconds: u64,
 }
 
 /// The web data plane: on a single host, where `scripts/dataplane.sh start` runs MariaDB,
@@ -406,6 +424,8 @@ mod tests {
         assert_eq!(s.database_url(), "sqlite://var/mywp.db");
         assert!(!s.sites_https());
         assert!(s.aws.backup_selections);
+        assert_eq!(s.domains.dns_resolver, None);
+        assert_eq!(s.domains.domain_check_every_seconds, 3600);
     }
 
     #[test]
@@ -426,6 +446,8 @@ mod tests {
             ("MYWP_SITES_DIR", "/a dir"),
             ("MYWP_PLATFORM_DOMAIN", "bad;name"),
             ("MYWP_DB_USER_HOST", "x'y"),
+            ("MYWP_DNS_RESOLVER", "127.0.0.1"),
+            ("MYWP_DOMAIN_CHECK_EVERY_SECONDS", "0"),
         ] {
             let err = Settings::from_pairs([(key, value)])
                 .unwrap_err()

@@ -21,7 +21,7 @@ use sqlx::{any::AnyPoolOptions, AnyPool, Executor};
 
 pub use accounts::{Account, SessionToken};
 pub use audit::AuditEntry;
-pub use domains::{DomainRow, MAX_DOMAINS_PER_SITE};
+pub use domains::{DomainRow, Recorded, MAX_DOMAINS_PER_SITE};
 pub use queued_runs::{RunClaim, LOST_AFTER_MS};
 pub use sites::{Lease, NewSite, SiteRow, StepRow};
 pub use snapshots::{BackupOp, RestoreRow, SnapshotRow};

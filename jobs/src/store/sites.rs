@@ -310,9 +310,9 @@ impl Store {
         Ok(until.flatten())
     }
 
-    /// Sites with work left (provisioning or deleting, a snapshot or a restore to do) and no
-    /// job waiting in the queue; with `unleased_only`, only those no worker holds. The sweep
-    /// hands them to a worker again.
+    /// Sites with work left (provisioning or deleting, a snapshot or a restore to do, a
+    /// domain due for its ownership check) and no job waiting in the queue; with
+    /// `unleased_only`, only those no worker holds. The sweep hands them to a worker again.
     /// (The snapshot condition is the one-active-snapshot index's: it stays cheap however
     /// many snapshots are kept.)
     pub async fn unsettled_sites(&self, unleased_only: bool) -> Result<Vec<i64>, StoreError> {
@@ -320,7 +320,8 @@ impl Store {
             "SELECT id FROM sites WHERE (status IN ($1, $2)
                OR id IN (SELECT site_id FROM site_snapshots
                          WHERE state IN ('pending', 'running') AND kind <> 'pre_restore')
-               OR id IN (SELECT site_id FROM site_restores WHERE state IN ('pending', 'running')))
+               OR id IN (SELECT site_id FROM site_restores WHERE state IN ('pending', 'running'))
+               OR id IN (SELECT site_id FROM site_domains WHERE check_due_at <= $4))
              AND ($3 = 0 OR lease_until IS NULL OR lease_until < $4)
              AND (queued_for IS NULL OR queued_for < $5)",
         )

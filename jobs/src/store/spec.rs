@@ -1,12 +1,14 @@
 //! A site's [`SiteSpec`]: what the drivers (and the panel's login links) work from, built
-//! in this one place from the site's row and its domains, every name parsed once.
+//! in this one place from the site's row and its domains, every name parsed once. Only the
+//! domains proven the site's are in it: nothing serves a domain before that.
 
 use super::{SiteRow, Store, StoreError};
-use crate::domain::{Hostname, Invalid, SiteAddressing, SiteSlug, SiteSpec};
+use crate::domain::{Hostname, Invalid, ProofState, SiteAddressing, SiteSlug, SiteSpec};
 
 impl Store {
-    /// The site's spec: its platform hostname first, then its own domains. A stored name
-    /// that no longer parses is an error: nothing must run on it.
+    /// The site's spec: its platform hostname first, then its own verified domains; its
+    /// primary domain only while verified. A stored name that no longer parses is an
+    /// error: nothing must run on it.
     pub async fn site_spec(
         &self,
         site: &SiteRow,
@@ -16,14 +18,17 @@ impl Store {
         let slug = SiteSlug::from_stored(&site.slug).map_err(corrupt)?;
         let mut hostnames = vec![addressing.platform_host(&slug)];
         for domain in self.domains_of(site.id).await? {
-            hostnames.push(Hostname::parse(&domain.hostname).map_err(corrupt)?);
+            if domain.proof == ProofState::Verified {
+                hostnames.push(Hostname::parse(&domain.hostname).map_err(corrupt)?);
+            }
         }
         let primary = site
             .primary_domain
             .as_deref()
             .map(Hostname::parse)
             .transpose()
-            .map_err(corrupt)?;
+            .map_err(corrupt)?
+            .filter(|p| hostnames.contains(p));
         Ok(SiteSpec {
             id: site.id,
             slug,

@@ -3,7 +3,7 @@
 //! the rows the caller may see and hand them over.
 
 use mywp_jobs::{
-    domain::{SiteStatus, StepState},
+    domain::{Challenge, Hostname, ProofState, SiteSlug, SiteStatus, StepState},
     store::{Account, DomainRow, RestoreRow, SiteRow, SnapshotRow, StepRow},
 };
 
@@ -41,13 +41,19 @@ pub fn site_detail(
     backups: Backups,
     now: i64,
 ) -> SiteDetail {
+    let checking = domains.iter().any(|d| d.check_due_at <= now);
+    let domains = domains_view(state, site, domains, now);
+    // Its address as served: a primary domain counts while it is verified.
+    let mut summary = site_summary(state, site);
+    summary.url = state.home_url(&site.slug, domains.primary.as_deref());
     SiteDetail {
-        site: site_summary(state, site),
+        site: summary,
         error: site.last_error.clone(),
         steps: steps.into_iter().map(|s| step_view(s, now)).collect(),
-        domains: domains_view(state, site, domains),
         settled: !matches!(site.status, SiteStatus::Provisioning | SiteStatus::Deleting)
-            && !backups.busy(),
+            && !backups.busy()
+            && !checking,
+        domains,
         backups,
     }
 }
@@ -69,17 +75,41 @@ pub fn step_view(step: StepRow, now: i64) -> StepView {
 }
 
 /// The site's hostnames: the platform's, its address, and the customer's own (shown in their
-/// Unicode form).
-pub fn domains_view(state: &AppState, site: &SiteRow, rows: Vec<DomainRow>) -> Domains {
+/// Unicode form), each with the records that prove it the site's and where its proof stands.
+pub fn domains_view(state: &AppState, site: &SiteRow, rows: Vec<DomainRow>, now: i64) -> Domains {
+    let platform_host = state.platform_host(&site.slug);
+    let platform = SiteSlug::from_stored(&site.slug)
+        .ok()
+        .map(|slug| state.addressing.platform_host(&slug));
+    // The address is the primary domain only while it is verified (as the steps see it).
+    let primary = site.primary_domain.clone().filter(|p| {
+        rows.iter()
+            .any(|d| &d.hostname == p && d.proof == ProofState::Verified)
+    });
     Domains {
-        platform_host: state.platform_host(&site.slug),
-        primary: site.primary_domain.clone(),
+        platform_host,
+        primary,
         items: rows
             .into_iter()
-            .map(|d| DomainView {
-                display: idna::domain_to_unicode(&d.hostname).0,
-                hostname: d.hostname,
-                created_at: d.created_at,
+            .map(|d| {
+                let challenge = match (Hostname::parse(&d.hostname), platform.clone()) {
+                    (Ok(host), Some(platform)) => Some(Challenge::new(host, platform, &d.token())),
+                    _ => None,
+                };
+                DomainView {
+                    display: idna::domain_to_unicode(&d.hostname).0,
+                    proof: d.proof.as_str().into(),
+                    proof_detail: d.proof_detail.clone(),
+                    checked_at: d.checked_at,
+                    checking: d.check_due_at <= now,
+                    txt_name: challenge
+                        .as_ref()
+                        .map(|c| c.txt_name.clone())
+                        .unwrap_or_default(),
+                    txt_value: challenge.map(|c| c.txt_value).unwrap_or_default(),
+                    hostname: d.hostname,
+                    created_at: d.created_at,
+                }
             })
             .collect(),
         https: state.addressing.https,

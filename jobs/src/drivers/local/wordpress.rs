@@ -206,7 +206,9 @@ async fn probe(cfg: &LocalConfig, host: &str) -> Result<(u16, String), String> {
 }
 
 /// Whether the page's `<title>` holds the site's title. WordPress escapes and texturises
-/// it (`&` → `&#038;`, quotes → curly quotes), so words are compared, not bytes.
+/// it (`&` → `&#038;`, quotes → curly quotes), so words are compared, not bytes; a title
+/// with no words (`!!! ???`, emoji) is compared by its visible characters, texturised
+/// punctuation read back as typed.
 pub(crate) fn title_matches(body: &str, title: &str) -> bool {
     let lower = body.to_lowercase();
     let Some(start) = lower.find("<title") else {
@@ -219,9 +221,15 @@ pub(crate) fn title_matches(body: &str, title: &str) -> bool {
     let Some(len) = lower[inner_start..].find("</title>") else {
         return false;
     };
-    let page = words(&decode_entities(&body[inner_start..inner_start + len]));
+    let page = decode_entities(&body[inner_start..inner_start + len]);
     let wanted = words(title);
-    !wanted.is_empty() && page.windows(wanted.len()).any(|w| w == wanted.as_slice())
+    if !wanted.is_empty() {
+        return words(&page)
+            .windows(wanted.len())
+            .any(|w| w == wanted.as_slice());
+    }
+    let wanted = visible(title);
+    !wanted.is_empty() && visible(&page).contains(&wanted)
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -231,7 +239,26 @@ fn words(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Turns character references into characters (numeric ones) or a space (named ones).
+/// `s` without white space, WordPress's typographic punctuation (curly quotes, dashes, the
+/// ellipsis) read back as the plain characters it came from.
+fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().filter(|c| !c.is_whitespace()) {
+        match c {
+            '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{2032}' => out.push('\''),
+            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{2033}' => out.push('"'),
+            '\u{2013}' => out.push_str("--"),
+            '\u{2014}' => out.push_str("---"),
+            '\u{2026}' => out.push_str("..."),
+            '\u{00D7}' => out.push('x'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Turns character references into characters (numeric ones and the few named ones
+/// `esc_html` writes) or a space (other named ones).
 fn decode_entities(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -246,7 +273,15 @@ fn decode_entities(s: &str) -> String {
                     .or_else(|| entity.strip_prefix("#X"))
                     .and_then(|h| u32::from_str_radix(h, 16).ok())
                     .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                    .and_then(char::from_u32);
+                    .and_then(char::from_u32)
+                    .or(match entity {
+                        "amp" => Some('&'),
+                        "lt" => Some('<'),
+                        "gt" => Some('>'),
+                        "quot" => Some('"'),
+                        "apos" => Some('\''),
+                        _ => None,
+                    });
                 out.push(ch.unwrap_or(' '));
                 rest = &tail[j + 1..];
             }
@@ -298,5 +333,20 @@ mod tests {
         assert!(title_matches(page, "Tom's Blog & Co"));
         assert!(!title_matches(page, "Other"));
         assert!(!title_matches("<p>no title</p>", "x"));
+    }
+
+    #[test]
+    fn titles_without_words_match_by_their_characters() {
+        let page = "<title>!!! ??? &#8211; Just another site</title>";
+        assert!(title_matches(page, "!!! ???"));
+        assert!(!title_matches(page, "???!!!?"));
+        assert!(title_matches("<title>🎉🚀</title>", "🎉 🚀"));
+        assert!(!title_matches("<title>🎉</title>", "🚀"));
+        // Texturised: straight quotes curled, "--" made a dash, "..." an ellipsis.
+        assert!(title_matches(
+            "<title>&#8216;&#8217; &#8211; &#8230; &amp;</title>",
+            "'' -- ... &"
+        ));
+        assert!(!title_matches("<title>x</title>", "   "));
     }
 }
