@@ -14,6 +14,7 @@ pub mod direct;
 #[cfg(feature = "aws")]
 pub mod faults;
 pub mod postgres;
+pub mod wp_admin;
 
 use std::{
     future::Future,
