@@ -40,6 +40,7 @@ REQUIRED = (
     "MYWP_AWS_BACKUP_ROLE_ARN",
     "MYWP_AWS_WEB_ASG",
     "MYWP_AWS_REDIS_ENDPOINT",
+    "MYWP_AWS_WEB_ACL_ARN",
 )
 
 # Written by this script, never taken from the stack.
