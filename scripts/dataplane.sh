@@ -11,7 +11,9 @@
 # Environment: MYWP_STATE_DIR (default ./var), MYWP_SITES_PORT (default 8080),
 # MYWP_SITES_BIND (default 127.0.0.1), MYWP_PG_PORT (default 5433), MYWP_MARIADB_PORT (unset:
 # MariaDB listens on its socket only; set, as the tests do, it also listens on
-# 127.0.0.1:<port> with a password-authenticated admin, standing in for RDS MySQL).
+# 127.0.0.1:<port> with a password-authenticated admin, standing in for RDS MySQL),
+# MYWP_LOGIN_RATE (default 10r/m: requests to each site's wp-login.php and xmlrpc.php per
+# client address, plus a burst of 10, before nginx answers 429).
 # After `start`, `source "$MYWP_STATE_DIR/dataplane.env"` gives the paths the panel needs.
 set -euo pipefail
 
@@ -23,6 +25,8 @@ SITES_PORT="${MYWP_SITES_PORT:-8080}"
 SITES_BIND="${MYWP_SITES_BIND:-127.0.0.1}"
 PG_PORT="${MYWP_PG_PORT:-5433}"
 MARIADB_PORT="${MYWP_MARIADB_PORT:-}"
+LOGIN_RATE="${MYWP_LOGIN_RATE:-10r/m}"
+[[ "$LOGIN_RATE" =~ ^[1-9][0-9]{0,5}r/[sm]$ ]] || { echo "MYWP_LOGIN_RATE=$LOGIN_RATE: expected e.g. 10r/m or 2r/s" >&2; exit 2; }
 WP_SHARE=/usr/share/wordpress
 WEB_USER=www-data
 
@@ -337,6 +341,11 @@ http {
     client_max_body_size 64m;
     server_names_hash_bucket_size 128;
     gzip on;
+
+    # Password guessing: each site's server block limits /wp-login.php and /xmlrpc.php
+    # with this zone (per client address, shared by every site; burst and 429 there).
+    limit_req_zone \$binary_remote_addr zone=mywp_login:10m rate=$LOGIN_RATE;
+    limit_req_status 429;
 
     # Unknown hosts get a 404.
     server {

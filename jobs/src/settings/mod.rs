@@ -276,6 +276,10 @@ pub struct AwsSettings {
     /// The web fleet's Auto Scaling group.
     #[arg(long = "aws-web-asg", env = "MYWP_AWS_WEB_ASG")]
     pub web_asg: Option<String>,
+    /// The AWS WAF web ACL (scope CLOUDFRONT, so in us-east-1) every site's distribution
+    /// carries: deploy/mywp.yaml's `WebAcl`.
+    #[arg(long = "aws-web-acl-arn", env = "MYWP_AWS_WEB_ACL_ARN")]
+    pub web_acl_arn: Option<String>,
     /// ElastiCache Redis host:port for WordPress's object cache (optional).
     #[arg(long = "aws-redis-endpoint", env = "MYWP_AWS_REDIS_ENDPOINT")]
     pub redis_endpoint: Option<String>,

@@ -50,6 +50,10 @@ pub fn aws_config(endpoint: String) -> mywp_jobs::drivers::aws::AwsConfig {
             "arn:aws:acm:us-east-1:123456789012:certificate/placeholder",
         ),
         ("MYWP_AWS_EFS_ID", "fs-placeholder"),
+        (
+            "MYWP_AWS_WEB_ACL_ARN",
+            "arn:aws:wafv2:us-east-1:123456789012:global/webacl/placeholder/0",
+        ),
         ("MYWP_AWS_RDS_ENDPOINT", "127.0.0.1:3306"),
         ("MYWP_AWS_RDS_ADMIN_PASSWORD", "placeholder"),
         ("MYWP_AWS_BACKUP_VAULT", "placeholder"),

@@ -2,7 +2,8 @@
 //! load balancer (the viewer's Host header forwarded, nothing cached); `/media/*` comes
 //! from the site's prefix in the media bucket through an Origin Access Control, cached.
 //! Aliases are the site's platform hostname, plus its own domains once their ACM
-//! certificate is issued (the certificate step attaches them).
+//! certificate is issued (the certificate step attaches them). Every distribution carries
+//! the platform's AWS WAF web ACL (`MYWP_AWS_WEB_ACL_ARN`); one that lost it gets it back.
 //!
 //! A distribution takes minutes to deploy: `ensure` reports [`Ensured::Waiting`] until its
 //! status is `Deployed`, so no worker waits. AWS refuses to delete an enabled distribution,
@@ -56,6 +57,8 @@ pub struct Distribution {
     pub enabled: bool,
     pub aliases: Vec<String>,
     pub certificate_arn: Option<String>,
+    /// The web ACL attached (for WAFv2, its ARN); `None` when there is none.
+    pub web_acl: Option<String>,
 }
 
 /// The cdn step's driver.
@@ -111,6 +114,9 @@ impl CdnDriver {
                     certificate_arn: found
                         .viewer_certificate()
                         .and_then(|v| v.acm_certificate_arn())
+                        .map(str::to_string),
+                    web_acl: Some(found.web_acl_id())
+                        .filter(|id| !id.is_empty())
                         .map(str::to_string),
                 }));
             }
@@ -288,6 +294,7 @@ impl CdnDriver {
                     .minimum_protocol_version(MinimumProtocolVersion::TlSv122021)
                     .build(),
             )
+            .web_acl_id(cfg.web_acl.as_str())
             .price_class(PriceClass::PriceClass100)
             .http_version(HttpVersion::Http2and3)
             .is_ipv6_enabled(true)
@@ -349,7 +356,12 @@ impl CdnDriver {
             b.sort();
             a == b
         };
-        if found.enabled && same_aliases && found.certificate_arn.as_deref() == Some(&cert) {
+        let same_acl = found.web_acl.as_deref() == Some(self.cfg.web_acl.as_str());
+        if found.enabled
+            && same_aliases
+            && same_acl
+            && found.certificate_arn.as_deref() == Some(&cert)
+        {
             return Ok(found);
         }
         let desired = self.desired(site, &oac, &aliases, &cert)?;
@@ -602,6 +614,7 @@ mod tests {
             enabled,
             aliases: vec![],
             certificate_arn: None,
+            web_acl: None,
         }
     }
 

@@ -23,13 +23,13 @@ pub enum CheckOutcome {
 }
 
 impl Check {
-    fn ok(what: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub(super) fn ok(what: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
             what: what.into(),
             outcome: CheckOutcome::Ok(detail.into()),
         }
     }
-    fn problem(what: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(super) fn problem(what: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             what: what.into(),
             outcome: CheckOutcome::Problem(message.into()),
@@ -41,7 +41,7 @@ impl Check {
 }
 
 /// An SDK error as one readable line: the service's code and message, or the cause.
-fn explain<E: ProvideErrorMetadata + std::error::Error>(e: &E) -> String {
+pub(super) fn explain<E: ProvideErrorMetadata + std::error::Error>(e: &E) -> String {
     match (e.code(), e.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_string(),
@@ -56,6 +56,7 @@ pub async fn check_infrastructure(cfg: &AwsConfig, clients: &AwsClients) -> Vec<
         check_zone(cfg, clients).await,
         check_alb(cfg, clients).await,
         check_certificate(cfg, clients).await,
+        super::waf::check_web_acl(cfg, clients).await,
         check_efs(cfg, clients).await,
         check_mount(cfg),
         check_rds(cfg).await,

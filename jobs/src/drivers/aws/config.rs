@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::WebAclArn;
 use crate::{
     drivers::local::AdminLogin,
     secrets::Secret,
@@ -33,6 +34,8 @@ pub struct AwsConfig {
     /// The platform's wildcard certificate (`*.<platform_domain>`, in us-east-1), used by
     /// every distribution until the site's own certificate is issued.
     pub platform_cert_arn: String,
+    /// The platform's AWS WAF web ACL, attached to every site's distribution.
+    pub web_acl: WebAclArn,
     /// The shared EFS file system (`fs-…`) where site directories live.
     pub efs_id: String,
     /// Where that file system is mounted on the workers and on every web node.
@@ -137,6 +140,12 @@ impl AwsConfig {
                 why: "it must be an ACM certificate ARN (arn:aws:acm:us-east-1:…)",
             });
         }
+        let web_acl = need(&aws.web_acl_arn, "MYWP_AWS_WEB_ACL_ARN")?;
+        let web_acl = WebAclArn::parse(&web_acl).map_err(|why| AwsConfigError::Invalid {
+            name: "MYWP_AWS_WEB_ACL_ARN",
+            value: web_acl,
+            why,
+        })?;
         Ok(Self {
             region,
             endpoint_url,
@@ -150,6 +159,7 @@ impl AwsConfig {
                 .trim_end_matches('.')
                 .to_ascii_lowercase(),
             platform_cert_arn: cert,
+            web_acl,
             efs_id,
             efs_mount,
             rds: RdsConfig::from_settings(aws)?,
@@ -237,7 +247,7 @@ pub fn normalize_zone_id(id: &str) -> String {
 mod tests {
     use super::*;
 
-    pub(crate) const SAMPLE: [(&str, &str); 13] = [
+    pub(crate) const SAMPLE: [(&str, &str); 14] = [
         ("MYWP_PLATFORM_DOMAIN", "Example.COM."),
         ("MYWP_AWS_HOSTED_ZONE_ID", "/hostedzone/Z123"),
         ("MYWP_AWS_MEDIA_BUCKET", "media"),
@@ -250,6 +260,10 @@ mod tests {
             "arn:aws:acm:us-east-1:123456789012:certificate/abc",
         ),
         ("MYWP_AWS_EFS_ID", "fs-0123"),
+        (
+            "MYWP_AWS_WEB_ACL_ARN",
+            "arn:aws:wafv2:us-east-1:123456789012:global/webacl/mywp-sites/a1b2c3d4-5678-90ab-cdef-1234567890ab",
+        ),
         ("MYWP_AWS_RDS_ENDPOINT", "db.internal:3307"),
         ("MYWP_AWS_RDS_ADMIN_PASSWORD", "s3cret-pw"),
         ("MYWP_AWS_BACKUP_VAULT", "mywp"),
@@ -278,6 +292,8 @@ mod tests {
         assert_eq!(cfg.rds.port, 3307);
         assert_eq!(cfg.rds.admin.user(), "admin");
         assert_eq!(cfg.sites_dir(), PathBuf::from("/mnt/efs/sites"));
+        assert_eq!(cfg.web_acl.name(), "mywp-sites");
+        assert_eq!(cfg.web_acl.id(), "a1b2c3d4-5678-90ab-cdef-1234567890ab");
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("s3cret-pw"), "{shown}");
 
@@ -309,6 +325,17 @@ mod tests {
         vars.push(("MYWP_AWS_EFS_ID", "/mnt/efs"));
         let err = parse(&vars).unwrap_err();
         assert!(err.to_string().contains("MYWP_AWS_EFS_ID"), "{err}");
+
+        // A regional web ACL cannot be attached to a distribution.
+        let mut vars = SAMPLE.to_vec();
+        vars.retain(|(k, _)| *k != "MYWP_AWS_WEB_ACL_ARN");
+        vars.push((
+            "MYWP_AWS_WEB_ACL_ARN",
+            "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/mywp/a1b2",
+        ));
+        let err = parse(&vars).unwrap_err();
+        assert!(err.to_string().contains("MYWP_AWS_WEB_ACL_ARN"), "{err}");
+        assert!(err.to_string().contains("CLOUDFRONT"), "{err}");
 
         let mut vars = SAMPLE.to_vec();
         vars.retain(|(k, _)| *k != "MYWP_AWS_RDS_ADMIN_PASSWORD");

@@ -26,6 +26,7 @@ mod files;
 mod fleet;
 mod media;
 mod snapshot_vault;
+mod waf;
 
 use std::{sync::Arc, time::Duration};
 
@@ -44,6 +45,7 @@ pub use files::{access_point_uid, EfsFilesDriver};
 pub use fleet::{web_fleet, FleetInstance};
 pub use media::{delete_every_version, media_prefix, MediaDriver, MARKER_NAME, SITE_ID_METADATA};
 pub use snapshot_vault::{snapshots_prefix, S3Vault};
+pub use waf::{judge_web_acl, WebAclArn, MANAGED_RULE_GROUPS, RATE_LIMITED_PATHS};
 
 use super::{
     local::{
@@ -67,13 +69,16 @@ pub struct AwsClients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// AWS WAF, in us-east-1: where web ACLs for CloudFront live.
+    pub wafv2: aws_sdk_wafv2::Client,
 }
 
 impl AwsClients {
     /// Credentials come from aws-config's default chain (environment, profile, web
     /// identity, instance role). The SDK retries throttling and 5xx itself (standard mode,
     /// 3 attempts); what still fails comes back to the pipeline as a transient step error.
-    /// ACM certificates for CloudFront live in us-east-1, whatever the region.
+    /// ACM certificates and WAF web ACLs for CloudFront live in us-east-1, whatever the
+    /// region.
     pub async fn new(cfg: &AwsConfig) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(cfg.region.clone()))
@@ -100,6 +105,9 @@ impl AwsClients {
         let acm = aws_sdk_acm::config::Builder::from(shared)
             .region(Region::new("us-east-1"))
             .build();
+        let wafv2 = aws_sdk_wafv2::config::Builder::from(shared)
+            .region(Region::new("us-east-1"))
+            .build();
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3),
             route53: aws_sdk_route53::Client::new(shared),
@@ -111,6 +119,7 @@ impl AwsClients {
             autoscaling: aws_sdk_autoscaling::Client::new(shared),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(shared),
             secrets: aws_sdk_secretsmanager::Client::new(shared),
+            wafv2: aws_sdk_wafv2::Client::from_conf(wafv2),
         }
     }
 }
@@ -201,6 +210,8 @@ pub fn web_data_plane(
         default_probe: Some(format!("{}:80", aws.alb_dns_name)),
         // RDS users connect from the web nodes, whose addresses change.
         default_db_user_host: "%",
+        // The web ACL limits logins; nginx behind the load balancer sees only its address.
+        login_limit: false,
     };
     LocalConfig::new(settings, placement)
 }

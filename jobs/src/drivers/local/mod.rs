@@ -78,6 +78,11 @@ pub struct LocalConfig {
     pub web_user: String,
     /// How long the wordpress step polls for the site to answer 200 with its title.
     pub health_timeout: Duration,
+    /// Whether the server blocks rate-limit `/wp-login.php` and `/xmlrpc.php` per client
+    /// address with nginx's `mywp_login` zone, which `scripts/dataplane.sh` defines in the
+    /// single host's nginx.conf. Off in the AWS shape: there the web ACL on each
+    /// distribution does it, and nginx sees only the load balancer's addresses.
+    pub login_limit: bool,
     /// Per-site secrets (DB password, salts, login key) are derived from it.
     pub master_key: MasterKey,
 }
@@ -114,6 +119,8 @@ pub struct WebPlacement {
     pub default_probe: Option<String>,
     /// The database users' host part when not configured.
     pub default_db_user_host: &'static str,
+    /// See [`LocalConfig::login_limit`].
+    pub login_limit: bool,
 }
 
 fn need<T: Clone>(value: &Option<T>, key: &'static str) -> Result<T, LocalConfigError> {
@@ -138,6 +145,7 @@ impl LocalConfig {
             default_listen: format!("127.0.0.1:{}", settings.sites_port()),
             default_probe: None,
             default_db_user_host: "localhost",
+            login_limit: true,
         };
         Self::new(settings, placement)
     }
@@ -191,6 +199,7 @@ impl LocalConfig {
             default_theme_dir: host.default_theme_dir.clone(),
             web_user: host.web_user.clone(),
             health_timeout: Duration::from_secs(30),
+            login_limit: placement.login_limit,
             master_key,
         })
     }
