@@ -1,7 +1,7 @@
 //! The AWS shape's shared infrastructure, made fresh in moto server for one test: a media
 //! bucket (versioned, as deploy/mywp.yaml makes it), a hosted zone, an EFS file system
 //! "mounted" at a directory of the test data plane, the platform's wildcard certificate, a
-//! backup vault, and (for `mywp infra check`) a VPC over two zones with a load balancer and
+//! backup vault, the web ACL (deploy/mywp.yaml's rules), and (for `mywp infra check`) a VPC over two zones with a load balancer and
 //! an Auto Scaling group of web nodes. RDS MySQL is the test MariaDB over TCP.
 //!
 //! moto keeps one state for every test: every name here is unique.
@@ -17,7 +17,7 @@ use mywp_jobs::{
     drivers::{
         aws::{
             backup_plan_name, media_prefix, normalize_zone_id, web_data_plane, AwsClients,
-            AwsConfig, CdnDriver, SITE_TAG,
+            AwsConfig, CdnDriver, MANAGED_RULE_GROUPS, RATE_LIMITED_PATHS, SITE_TAG,
         },
         local::LocalConfig,
         SiteSpec,
@@ -101,6 +101,10 @@ pub async fn infra(fleet: bool) -> TestInfra {
                 "arn:aws:acm:us-east-1:123456789012:certificate/0",
             ),
             ("MYWP_AWS_EFS_ID", "fs-0"),
+            (
+                "MYWP_AWS_WEB_ACL_ARN",
+                "arn:aws:wafv2:us-east-1:123456789012:global/webacl/p/0",
+            ),
             ("MYWP_AWS_BACKUP_VAULT", "v"),
             ("MYWP_AWS_WEB_ASG", "asg"),
         ] {
@@ -175,6 +179,8 @@ pub async fn infra(fleet: bool) -> TestInfra {
         cert.certificate_arn().expect("an ARN").to_string(),
     );
 
+    set("MYWP_AWS_WEB_ACL_ARN", web_acl(&clients, true).await);
+
     let vault = format!("mywp-{tag}");
     clients
         .backup
@@ -217,6 +223,130 @@ fn settings(vars: &[(String, String)]) -> Settings {
     ];
     Settings::from_pairs(base.into_iter().chain(vars.iter().cloned()))
         .expect("the test settings are valid")
+}
+
+/// A CloudFront web ACL in moto with deploy/mywp.yaml's rules: the four AWS managed
+/// groups and, with `rate_rule`, the per-address limit on the login paths (without it, a
+/// misconfigured one). Its ARN.
+pub async fn web_acl(clients: &AwsClients, rate_rule: bool) -> String {
+    use aws_sdk_wafv2::{
+        primitives::Blob,
+        types::{
+            AllowAction, BlockAction, ByteMatchStatement, DefaultAction, FieldToMatch,
+            ManagedRuleGroupStatement, NoneAction, OrStatement, OverrideAction,
+            PositionalConstraint, RateBasedStatement, RateBasedStatementAggregateKeyType, Rule,
+            RuleAction, Scope, Statement, TextTransformation, TextTransformationType, UriPath,
+            VisibilityConfig,
+        },
+    };
+    let visibility = |metric: &str| {
+        VisibilityConfig::builder()
+            .sampled_requests_enabled(true)
+            .cloud_watch_metrics_enabled(true)
+            .metric_name(metric)
+            .build()
+            .unwrap()
+    };
+    let path = |p: &str| {
+        let transform = |priority, kind| {
+            TextTransformation::builder()
+                .priority(priority)
+                .r#type(kind)
+                .build()
+                .unwrap()
+        };
+        Statement::builder()
+            .byte_match_statement(
+                ByteMatchStatement::builder()
+                    .search_string(Blob::new(p))
+                    .field_to_match(
+                        FieldToMatch::builder()
+                            .uri_path(UriPath::builder().build())
+                            .build(),
+                    )
+                    .positional_constraint(PositionalConstraint::Exactly)
+                    .text_transformations(transform(0, TextTransformationType::UrlDecode))
+                    .text_transformations(transform(1, TextTransformationType::NormalizePath))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let mut rules = Vec::new();
+    if rate_rule {
+        let mut paths = OrStatement::builder();
+        for p in RATE_LIMITED_PATHS {
+            paths = paths.statements(path(p));
+        }
+        let rate = RateBasedStatement::builder()
+            .limit(100)
+            .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
+            .scope_down_statement(
+                Statement::builder()
+                    .or_statement(paths.build().unwrap())
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        rules.push(
+            Rule::builder()
+                .name("login-rate")
+                .priority(0)
+                .action(
+                    RuleAction::builder()
+                        .block(BlockAction::builder().build())
+                        .build(),
+                )
+                .visibility_config(visibility("login-rate"))
+                .statement(Statement::builder().rate_based_statement(rate).build())
+                .build()
+                .unwrap(),
+        );
+    }
+    for (i, group) in MANAGED_RULE_GROUPS.into_iter().enumerate() {
+        let statement = ManagedRuleGroupStatement::builder()
+            .vendor_name("AWS")
+            .name(group)
+            .build()
+            .unwrap();
+        rules.push(
+            Rule::builder()
+                .name(group)
+                .priority(i as i32 + 1)
+                .override_action(
+                    OverrideAction::builder()
+                        .none(NoneAction::builder().build())
+                        .build(),
+                )
+                .visibility_config(visibility(group))
+                .statement(
+                    Statement::builder()
+                        .managed_rule_group_statement(statement)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        );
+    }
+    let out = clients
+        .wafv2
+        .create_web_acl()
+        .name(unique("mywp-sites-"))
+        .scope(Scope::Cloudfront)
+        .default_action(
+            DefaultAction::builder()
+                .allow(AllowAction::builder().build())
+                .build(),
+        )
+        .visibility_config(visibility("sites"))
+        .set_rules(Some(rules))
+        .send()
+        .await
+        .expect("create the web ACL");
+    out.summary()
+        .and_then(|s| s.arn())
+        .expect("the web ACL's ARN")
+        .to_string()
 }
 
 /// A VPC with a subnet in each of two zones, a load balancer over them and an Auto

@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 use mywp_jobs::{
     deployment::Deployment,
     domain::SiteStatus,
-    drivers::aws::AwsClients,
+    drivers::aws::{AwsClients, CdnDriver},
     pipeline::{Pipeline, Settings},
     store::Store,
 };
@@ -77,6 +77,17 @@ async fn sites_converge_through_throttling_errors_and_dropped_connections() {
             inventory(&infra.cfg, &infra.clients, &spec).await,
             ONE_SITE,
             "exactly one of each resource for {}",
+            spec.slug
+        );
+        let dist = CdnDriver::new(infra.clients.clone(), Arc::new(infra.cfg.clone()))
+            .find(&spec)
+            .await
+            .unwrap()
+            .expect("the site's distribution");
+        assert_eq!(
+            dist.web_acl.as_deref(),
+            Some(infra.cfg.web_acl.as_str()),
+            "the web ACL guards {}",
             spec.slug
         );
     }

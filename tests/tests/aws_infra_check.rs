@@ -6,7 +6,10 @@
 
 use std::process::Command;
 
-use mywp_tests::{aws::infra, mywp_bin, unique};
+use mywp_tests::{
+    aws::{infra, web_acl},
+    mywp_bin, unique,
+};
 
 /// Writes `vars` as an env-style config file and runs `mywp --config FILE infra check`:
 /// (exit code, output).
@@ -48,6 +51,7 @@ async fn infra_check_reads_everything_back_and_names_what_is_wrong() {
         "hosted zone",
         "load balancer",
         "platform certificate",
+        "web ACL",
         "file system",
         "mount path",
         "RDS MySQL",
@@ -64,13 +68,16 @@ async fn infra_check_reads_everything_back_and_names_what_is_wrong() {
         "{out}"
     );
 
-    // A bucket that does not exist, a zone of another domain, a wrong RDS password.
+    // A bucket that does not exist, a zone of another domain, a wrong RDS password, a web
+    // ACL without its rate-based rule on the login paths.
     let mut wrong = good.vars.clone();
     let other_zone = infra(false).await;
+    let no_rate_rule = web_acl(&good.clients, false).await;
     for (k, v) in wrong.iter_mut() {
         match k.as_str() {
             "MYWP_AWS_MEDIA_BUCKET" => *v = unique("no-such-bucket-"),
             "MYWP_AWS_HOSTED_ZONE_ID" => *v = other_zone.var("MYWP_AWS_HOSTED_ZONE_ID").into(),
+            "MYWP_AWS_WEB_ACL_ARN" => *v = no_rate_rule.clone(),
             _ => {}
         }
     }
@@ -91,10 +98,34 @@ async fn infra_check_reads_everything_back_and_names_what_is_wrong() {
     assert!(problem("MYWP_AWS_HOSTED_ZONE_ID").contains("not of the platform domain"));
     assert!(problem("RDS MySQL").contains("cannot connect"));
     assert!(
+        problem("MYWP_AWS_WEB_ACL_ARN").contains(
+            "no rate-based rule that blocks per IP address on /wp-login.php and /xmlrpc.php"
+        ),
+        "{out}"
+    );
+    assert!(
         !out.contains("not-the-password"),
         "the password is never printed:\n{out}"
     );
-    assert!(out.contains("3 problem(s)"), "{out}");
+    assert!(out.contains("4 problem(s)"), "{out}");
+
+    // A web ACL that is not there at all.
+    let mut missing = good.vars.clone();
+    for (k, v) in missing.iter_mut() {
+        if k == "MYWP_AWS_WEB_ACL_ARN" {
+            let name = v.rsplit_once('/').unwrap().0;
+            *v = format!("{name}/00000000-0000-0000-0000-000000000000");
+        }
+    }
+    let (code, out) = infra_check(&missing);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("PROBLEM")
+            && l.contains("MYWP_AWS_WEB_ACL_ARN")
+            && l.contains("cannot be read")),
+        "{out}"
+    );
+    assert!(out.contains("1 problem(s)"), "{out}");
     assert!(
         out.lines()
             .any(|l| l.starts_with("ok") && l.contains("web fleet")),

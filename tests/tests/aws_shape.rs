@@ -139,6 +139,8 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         config.default_cache_behavior().unwrap().target_origin_id(),
         "web"
     );
+    // AWS WAF: the platform's web ACL guards the distribution.
+    assert_eq!(config.web_acl_id(), cfg.web_acl.as_str());
 
     // Route 53: A and AAAA aliases to the distribution.
     let sets = clients
@@ -217,6 +219,35 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
         "WordPress knows it is https"
     );
 
+    // Someone takes the web ACL off the distribution; the cdn step's next ensure (a
+    // reconverge) puts it back.
+    let web_acl_of = |id: String| {
+        let clients = clients.clone();
+        async move {
+            let out = clients
+                .cloudfront
+                .get_distribution_config()
+                .id(id)
+                .send()
+                .await
+                .unwrap();
+            let etag = out.e_tag().unwrap().to_string();
+            (out.distribution_config().unwrap().clone(), etag)
+        }
+    };
+    let (mut stripped, etag) = web_acl_of(dist.id.clone()).await;
+    stripped.web_acl_id = Some(String::new());
+    clients
+        .cloudfront
+        .update_distribution()
+        .id(&dist.id)
+        .if_match(etag)
+        .distribution_config(stripped)
+        .send()
+        .await
+        .expect("take the web ACL off");
+    assert_eq!(web_acl_of(dist.id.clone()).await.0.web_acl_id(), "");
+
     // Idempotent: every driver's ensure again makes nothing new.
     let before = inventory(&cfg, &clients, &spec).await;
     for step in StepKind::ALL {
@@ -230,6 +261,11 @@ async fn a_site_on_aws_is_made_read_back_served_and_deleted_to_nothing() {
     let again = inventory(&cfg, &clients, &spec).await;
     assert_eq!(again, before);
     assert_eq!(before, ONE_SITE);
+    assert_eq!(
+        web_acl_of(dist.id.clone()).await.0.web_acl_id(),
+        cfg.web_acl.as_str(),
+        "the web ACL is back"
+    );
 
     // Media of the site, in two versions, and another site's object next to it.
     for body in ["v1", "v2"] {
