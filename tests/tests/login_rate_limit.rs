@@ -57,7 +57,7 @@ async fn a_login_flood_gets_429_while_the_site_and_other_logins_work() {
     let password = unique("pw-");
     dataplane::site_sql(
         &dataplane::config(),
-        &slug,
+        &app.site_db(&slug).await,
         format!(
             "UPDATE wp_users SET user_login = 'owner', user_pass = MD5('{password}') WHERE ID = 1"
         ),
