@@ -105,6 +105,7 @@ on_both_backends!(
     rows_of_no_parent_are_refused,
     accounts_and_their_rows,
     constraints_are_the_same,
+    deleted_site_ids_never_come_back[url],
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1700,15 +1701,120 @@ async fn sqlite_upgrade_removes_orphans() {
         "{} rows break a foreign key",
         violations.len()
     );
-    // A new site may take the orphans' old id: it starts with nothing of theirs.
+    // A new site may take the orphans' old id (no table recorded it: their site was deleted
+    // before ids were kept): it starts with nothing of theirs.
     let ann = store
         .account_by_email(&Email::parse("ann@example.com").unwrap())
         .await
         .unwrap()
         .unwrap();
     let fresh = site_of(&store, &ann).await;
-    assert_eq!(fresh.id, 2, "SQLite reuses the id after the newest row");
+    assert_eq!(fresh.id, 2, "the orphans' id was never recorded as used");
     assert!(store.snapshots_of(fresh.id).await.unwrap().is_empty());
     assert!(store.domains_of(fresh.id).await.unwrap().is_empty());
+    store.pool().close().await;
+}
+
+/// A site's id names its database and seeds its secrets: the id of a deleted site, even the
+/// newest one (which SQLite's plain `INTEGER PRIMARY KEY` would hand out again), never goes
+/// to another site, nor after the store is opened again (the upgrade to 0006 keeps it).
+async fn deleted_site_ids_never_come_back(store: Store, url: String) {
+    let owner = account(&store).await;
+    let kept = site_of(&store, &owner).await;
+    let newest = site_of(&store, &owner).await;
+    store.delete_site_row(newest.id).await.unwrap();
+    let next = site_of(&store, &owner).await;
+    assert!(
+        next.id > newest.id,
+        "site {} took the id of deleted site {}",
+        next.id,
+        newest.id
+    );
+    store.delete_site_row(next.id).await.unwrap();
+    store.pool().close().await;
+    let reopened = Store::open(&url).await.unwrap();
+    let after = site_of(&reopened, &owner).await;
+    assert!(after.id > next.id, "{} after reopening", after.id);
+    assert!(kept.id < newest.id);
+    reopened.pool().close().await;
+}
+
+/// The upgrade that rebuilds SQLite's `sites` (0006) keeps every site and every row of
+/// theirs: foreign keys are off while the old table is dropped, so nothing cascades.
+#[tokio::test]
+async fn sqlite_rebuild_of_sites_keeps_their_rows() {
+    use sqlx::{
+        sqlite::{SqliteConnectOptions, SqliteConnection},
+        ConnectOptions, Connection,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mywp.db");
+    let mut conn: SqliteConnection = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
+    let mut before =
+        sqlx::migrate::Migrator::new(mywp_tests::repo_root().join("migrations").join("sqlite"))
+            .await
+            .unwrap();
+    before.dangerous_set_table_name("mywp_migrations");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 6)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&mut conn).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO accounts (id, email, created_at) VALUES (1, 'ann@example.com', 0);
+         INSERT INTO sites (id, slug, title, owner_id, status, created_at, updated_at,
+                            primary_domain, queued_job, queued_for)
+           VALUES (1, 'one', 'One', 1, 'live', 0, 0, 'one.example', 'job-1', 5),
+                  (7, 'seven', 'Seven', 1, 'live', 0, 0, NULL, NULL, NULL);
+         INSERT INTO site_steps (site_id, step, state) VALUES (1, 'database', 'done'),
+           (7, 'database', 'done');
+         INSERT INTO site_domains (site_id, hostname, created_at)
+           VALUES (1, 'one.example', 0), (7, 'seven.example', 0);
+         INSERT INTO site_snapshots (id, site_id, kind, state, created_at)
+           VALUES (1, 1, 'manual', 'done', 0), (2, 7, 'manual', 'done', 0);
+         INSERT INTO site_restores (site_id, snapshot_id, state, created_at)
+           VALUES (1, 1, 'done', 0), (7, 2, 'done', 0);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let url = format!("sqlite://{}", path.display());
+    let store = Store::open(&url).await.expect("the old database opens");
+    for table in SITE_CHILDREN {
+        for site in [1, 7] {
+            assert_eq!(rows_of(&store, table, site).await, 1, "{table} of {site}");
+        }
+    }
+    let one = store.site(1).await.unwrap().expect("site 1 is kept");
+    assert_eq!(one.slug, "one");
+    assert_eq!(one.primary_domain.as_deref(), Some("one.example"));
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(fk, 1, "foreign keys are enforced again after the rebuild");
+    // Deleting the newest site still cascades, and its id is not handed out again.
+    store.delete_site_row(7).await.unwrap();
+    for table in SITE_CHILDREN {
+        assert_eq!(rows_of(&store, table, 7).await, 0, "{table} cascaded");
+    }
+    let ann = store
+        .account_by_email(&Email::parse("ann@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let fresh = site_of(&store, &ann).await;
+    assert_eq!(fresh.id, 8, "the deleted site's id 7 stays used");
     store.pool().close().await;
 }
