@@ -16,10 +16,14 @@
 # client address, plus a burst of 10, before nginx answers 429).
 # After `start`, `source "$MYWP_STATE_DIR/dataplane.env"` gives the paths the panel needs.
 set -euo pipefail
+# Everything this script writes is private unless it says otherwise (explicit modes below):
+# the sites' PHP runs as other users on this host and must not read the panel's state.
+umask 077
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE_REL="${MYWP_STATE_DIR:-./var}"
-mkdir -p "$STATE_REL"
+# Its parents must stay passable for mysql, www-data and the sites (umask 077 is set above).
+(umask 022; mkdir -p "$STATE_REL")
 STATE="$(cd "$STATE_REL" && pwd)"
 SITES_PORT="${MYWP_SITES_PORT:-8080}"
 SITES_BIND="${MYWP_SITES_BIND:-127.0.0.1}"
@@ -41,6 +45,11 @@ MARIADB_ADMIN_PASSWORD_FILE="$MARIADB_DIR/admin.password"
 FPM_DIR="$STATE/php-fpm"
 FPM_CONF="$FPM_DIR/php-fpm.conf"
 FPM_SOCK="$RUN/php-fpm.sock"
+# Each site's pool (written by the files step) and its socket.
+FPM_POOLS="$FPM_DIR/pools"
+FPM_SOCKETS="$RUN/php-fpm"
+# How this script starts the master (see start_fpm); a master started otherwise is restarted.
+FPM_FLAGS="umask-022 clear-groups opcache-validate-permission"
 FPM_PID="$RUN/php-fpm.pid"
 NGINX_DIR="$STATE/nginx"
 NGINX_CONF="$NGINX_DIR/nginx.conf"
@@ -111,12 +120,34 @@ cmd_install() {
 }
 
 prepare_dirs() {
-  mkdir -p "$RUN" "$LOG" "$MARIADB_DIR" "$FPM_DIR" "$NGINX_SITES" "$NGINX_FLEET_SITES" "$NGINX_DIR/tmp" \
-    "$SITES_DIR" "$CORE_DIR" "$PHP_DIR"
-  # run/: MariaDB (as mysql) creates its socket and pid here; everyone may traverse it.
+  mkdir -p "$RUN" "$LOG" "$MARIADB_DIR" "$FPM_DIR" "$FPM_POOLS" "$FPM_SOCKETS" "$NGINX_SITES" \
+    "$NGINX_FLEET_SITES" "$NGINX_DIR/tmp" "$SITES_DIR" "$CORE_DIR" "$PHP_DIR"
+  # The state directory: every site user may pass through it (to its own directory, the
+  # shared core, MariaDB's socket) but list nothing; what is private in it is 0600/0700.
+  chmod 0711 "$STATE" "$LOG" "$MARIADB_DIR" "$FPM_DIR" "$NGINX_DIR" "$NGINX_DIR/tmp" "$SITES_DIR"
+  # run/: MariaDB (as mysql) creates its socket and pid here; everyone may pass through.
   chown root:mysql "$RUN"
-  chmod 0775 "$RUN"
-  chmod 0755 "$STATE" "$LOG" "$SITES_DIR" "$CORE_DIR" "$PHP_DIR"
+  chmod 0771 "$RUN"
+  chmod 0755 "$FPM_SOCKETS" "$CORE_DIR" "$PHP_DIR"
+  chmod 0700 "$FPM_POOLS"
+  # What earlier versions left readable: the panel's SQLite files, its key, the snapshots.
+  local f
+  for f in "$STATE"/mywp.db "$STATE"/mywp.db-wal "$STATE"/mywp.db-shm "$STATE"/master.key \
+      "$ENV_FILE" "$LOG"/*.log; do
+    [[ -f "$f" ]] && chmod go-rwx "$f"
+  done
+  [[ -d "$STATE/snapshots" ]] && chmod 0700 "$STATE/snapshots"
+  return 0
+}
+
+# The shared directories the core's links lead to (Debian links getID3, a few scripts and
+# the CA bundle out of /usr/share/wordpress): a site's open_basedir must let them in.
+# /etc/wordpress (Debian's own site configs) is left out.
+shared_php_dirs() {
+  {
+    echo "$WP_SHARE"
+    find "$WP_SHARE" -type l -exec readlink -f {} + | xargs -r -n1 dirname
+  } | grep -v '^/etc/wordpress' | sort -u | paste -sd:
 }
 
 # The shared WordPress core: symlinks to Debian's files, plus our own wp-config.php shim.
@@ -150,6 +181,10 @@ write_env() {
     echo "MYWP_NGINX_SITES_DIR=$NGINX_SITES"
     echo "MYWP_NGINX_FLEET_SITES_DIR=$NGINX_FLEET_SITES"
     echo "MYWP_PHP_FPM_SOCKET=$FPM_SOCK"
+    echo "MYWP_PHP_FPM_POOLS_DIR=$FPM_POOLS"
+    echo "MYWP_PHP_FPM_SOCKETS_DIR=$FPM_SOCKETS"
+    echo "MYWP_PHP_FPM_PID=$FPM_PID"
+    echo "MYWP_PHP_SHARED_DIRS=$(shared_php_dirs)"
     echo "MYWP_SITES_DIR=$SITES_DIR"
     echo "MYWP_SITES_PORT=$SITES_PORT"
     echo "MYWP_SITES_LISTEN=$SITES_BIND:$SITES_PORT"
@@ -234,19 +269,24 @@ start_fpm() {
 pid = $FPM_PID
 error_log = $LOG/php-fpm.log
 daemonize = yes
+; A reload (a site's pool added or removed) lets running requests finish first.
+process_control_timeout = 10s
 
-[mywp]
+; Each site's own pool, as its own user (written by the files step).
+include = $FPM_POOLS/*.conf
+
+; The shared pool as $WEB_USER: for sites without a pool of their own (the AWS shape's web
+; nodes run on this host in the tests); php-fpm also needs one pool to start.
+[mywp_shared]
 user = $WEB_USER
 group = $WEB_USER
 listen = $FPM_SOCK
 listen.owner = $WEB_USER
 listen.group = $WEB_USER
 listen.mode = 0660
-pm = dynamic
+pm = ondemand
 pm.max_children = 8
-pm.start_servers = 2
-pm.min_spare_servers = 1
-pm.max_spare_servers = 3
+pm.process_idle_timeout = 10s
 catch_workers_output = yes
 php_admin_value[auto_prepend_file] = $PHP_DIR/prepend.php
 php_admin_value[error_log] = $LOG/php-fpm-www.log
@@ -261,6 +301,11 @@ php_admin_value[opcache.revalidate_freq] = 0
 EOF
   touch "$LOG/php-fpm-www.log"
   chown "$WEB_USER:$WEB_USER" "$LOG/php-fpm-www.log"
+  # A master started by an earlier version of this script (other flags, root's groups) is
+  # restarted: a reload keeps how it was started.
+  if pid_alive "$FPM_PID" && [[ "$(cat "$FPM_DIR/.running.flags" 2>/dev/null)" != "$FPM_FLAGS" ]]; then
+    stop_pidfile php-fpm "$FPM_PID" QUIT
+  fi
   if pid_alive "$FPM_PID"; then
     # Running already: pick up a changed config gracefully.
     if ! cmp -s "$FPM_CONF" "$FPM_DIR/.running.conf"; then
@@ -276,7 +321,14 @@ EOF
   "$fpm" --fpm-config "$FPM_CONF" -t >"$LOG/php-fpm-test.log" 2>&1 \
     || die "php-fpm config invalid: $(cat "$LOG/php-fpm-test.log")"
   rm -f "$FPM_SOCK"
-  setsid "$fpm" --fpm-config "$FPM_CONF" </dev/null >>"$LOG/php-fpm.out" 2>&1
+  # The sites' pools name numeric users without /etc/passwd entries: php-fpm gives their
+  # processes the pool's group alone; the master runs without supplementary groups too
+  # (defence in depth: nothing of root's to inherit). umask 022: what a site's PHP writes stays readable to nginx (the site's
+  # wp-content keeps other sites out). opcache checks that a cached script is readable
+  # by the user asking for it (the cache is shared by every pool).
+  (umask 022; setsid setpriv --clear-groups "$fpm" --fpm-config "$FPM_CONF" \
+    -d opcache.validate_permission=1 </dev/null >>"$LOG/php-fpm.out" 2>&1)
+  echo "$FPM_FLAGS" >"$FPM_DIR/.running.flags"
   cp "$FPM_CONF" "$FPM_DIR/.running.conf"
   wait_for php-fpm fpm_ping
   say "php-fpm up ($FPM_SOCK)"

@@ -1,5 +1,6 @@
-//! File-system helpers of the local drivers and the snapshots: atomic writes, owned
-//! directories, symlinks, what a killed process left behind.
+//! File-system helpers of the local drivers and the snapshots: atomic writes, what a killed
+//! process left behind. They take paths: use them only where no tenant can write a
+//! component of the path; inside a site's wp-content use [`crate::beneath`].
 //!
 //! Everything is written through a temporary file in the same directory and renamed into
 //! place, so a worker killed at any instant leaves either the old or the new file.
@@ -122,32 +123,6 @@ pub fn write_atomic(
     Ok(true)
 }
 
-/// Creates the directory `path` (not its parents) if missing, then sets its mode and owner.
-pub fn ensure_dir(path: &Path, mode: u32, owner: Owner) -> Result<(), StepError> {
-    match fs::create_dir(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => {}
-        Err(e) => return Err(io_err("cannot create the directory", path, e)),
-    }
-    set_owner(path, owner).map_err(|e| io_err("cannot chown", path, e))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .map_err(|e| io_err("cannot chmod", path, e))
-}
-
-/// Makes `link` a symlink to `target`, atomically replacing whatever symlink or file is there.
-pub fn ensure_symlink(target: &Path, link: &Path) -> Result<(), StepError> {
-    if fs::read_link(link).ok().as_deref() == Some(target) {
-        return Ok(());
-    }
-    let tmp = temp_path(link);
-    std::os::unix::fs::symlink(target, &tmp)
-        .map_err(|e| io_err("cannot create the symlink", &tmp, e))?;
-    fs::rename(&tmp, link).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io_err("cannot place the symlink", link, e)
-    })
-}
-
 /// Removes a file; succeeds when it is already gone. Returns whether it existed.
 pub fn remove_file_if_exists(path: &Path) -> Result<bool, StepError> {
     match fs::remove_file(path) {
@@ -176,4 +151,11 @@ pub fn stale_entries(dir: &Path, prefix: &str, age: std::time::Duration) -> Vec<
         })
         .map(|entry| entry.path())
         .collect()
+}
+
+/// Makes every file and directory this process creates private to its user (umask 077)
+/// unless it sets a mode itself: the panel's database, its WAL, logs and snapshots must
+/// not be readable by the sites' users on the same host. Called first thing by `mywp`.
+pub fn keep_files_private() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }

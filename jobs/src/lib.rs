@@ -3,6 +3,7 @@
 //!
 //! This crate knows nothing of the web UI: `app` and `server` depend on it, never the reverse.
 
+pub mod beneath;
 pub mod deployment;
 pub mod domain;
 pub mod drivers;

@@ -190,10 +190,12 @@ async fn full_lifecycle(slug: String) {
     let config_meta = std::fs::metadata(dir.join("config.php")).unwrap();
     {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        assert_eq!(config_meta.permissions().mode() & 0o777, 0o640);
-        assert_eq!(config_meta.uid(), 0);
+        // The site's own user alone reads its config; it owns its wp-content.
+        let user = mywp_jobs::drivers::local::SiteUser::of(&cfg, &site).unwrap();
+        assert_eq!(config_meta.permissions().mode() & 0o777, 0o400);
+        assert_eq!(config_meta.uid(), user.uid);
         let uploads = std::fs::metadata(dir.join("wp-content/uploads")).unwrap();
-        assert_ne!(uploads.uid(), 0, "uploads belong to the web user");
+        assert_eq!(uploads.uid(), user.uid, "uploads belong to the site's user");
     }
     let theme = std::fs::read_link(dir.join("wp-content/themes/twentytwentythree")).unwrap();
     assert_eq!(theme, cfg.default_theme_dir);

@@ -9,6 +9,8 @@ use mywp_jobs::store::Store;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
+    // Before any file is made (the SQLite database and its WAL, snapshots, logs).
+    mywp_jobs::fsutil::keep_files_private();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -15,6 +15,7 @@ pub mod direct;
 pub mod faults;
 pub mod own_mariadb;
 pub mod postgres;
+pub mod tenant;
 
 use std::{
     future::Future,

@@ -211,15 +211,12 @@ async fn snapshot_change_restore_and_delete() {
     );
     assert_eq!(table_count(&cfg, &db, "wp_later").await, 0);
     assert_eq!(table_count(&cfg, &db, "wp_options").await, 1);
-    // The restored files belong to the web server's user, as before.
-    let web_uid = nix::unistd::User::from_name(&cfg.web_user)
-        .unwrap()
-        .unwrap()
-        .uid
-        .as_raw();
+    // The restored files belong to the site's own user (wp-content's owner), as before.
+    let site_uid = std::fs::metadata(uploads.parent().unwrap()).unwrap().uid();
+    assert_ne!(site_uid, 0);
     assert_eq!(
         std::fs::metadata(uploads.join("note.txt")).unwrap().uid(),
-        web_uid
+        site_uid
     );
 
     // What the restore replaced was kept first.

@@ -181,9 +181,36 @@ pub struct HostSettings {
     #[arg(long, env = "MYWP_DEFAULT_THEME_DIR", value_parser = config_path,
           default_value = "/usr/share/wordpress/wp-content/themes/twentytwentythree")]
     pub default_theme_dir: PathBuf,
-    /// The OS user php-fpm's workers run as.
+    /// The OS user nginx runs as (the group of every site's wp-content, so nginx reads its
+    /// static files), and the user of the shared php-fpm pool where sites have no pool of
+    /// their own (the AWS shape's web nodes, for now).
     #[arg(long, env = "MYWP_WEB_USER", default_value = "www-data")]
     pub web_user: String,
+    /// Each site runs as its own Unix user: uid = gid = this base + the site's id, the same
+    /// on every host (no /etc/passwd entry is needed). Keep the range free of other users
+    /// (rootless containers' subordinate ids often start at 100000).
+    #[arg(long, env = "MYWP_SITE_UID_BASE", default_value_t = 200_000,
+          value_parser = clap::value_parser!(u32).range(1000..=3_000_000_000))]
+    pub site_uid_base: u32,
+    /// Where each site's php-fpm pool file goes (`<slug>.conf`, included by php-fpm's
+    /// config); unset: the sites share the pool at `MYWP_PHP_FPM_SOCKET` as the web user.
+    #[arg(long, env = "MYWP_PHP_FPM_POOLS_DIR", value_parser = config_path)]
+    pub php_fpm_pools_dir: Option<PathBuf>,
+    /// Where the per-site pools' sockets go (`<slug>.sock`).
+    #[arg(long, env = "MYWP_PHP_FPM_SOCKETS_DIR", value_parser = config_path)]
+    pub php_fpm_sockets_dir: Option<PathBuf>,
+    /// The php-fpm master's pid file: it is sent SIGUSR2 to load a changed pool.
+    #[arg(long, env = "MYWP_PHP_FPM_PID", value_parser = config_path)]
+    pub php_fpm_pid: Option<PathBuf>,
+    /// The most PHP processes one site's pool runs at once.
+    #[arg(long, env = "MYWP_PHP_FPM_MAX_CHILDREN", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub php_fpm_max_children: u32,
+    /// The shared read-only directories a site's PHP may read besides its own (open_basedir):
+    /// where the shared core's links lead, `:`-separated (written by dataplane.sh).
+    #[arg(long, env = "MYWP_PHP_SHARED_DIRS", default_value = "/usr/share/wordpress",
+          value_parser = path_list)]
+    pub php_shared_dirs: String,
     /// The host part of each site's database user (`'wp_blog'@'<host>'`); default
     /// `localhost` on a single host, `%` in the AWS shape (the web nodes' addresses change).
     #[arg(long, env = "MYWP_DB_USER_HOST", value_parser = db_user_host)]
@@ -379,6 +406,14 @@ fn config_path(s: &str) -> Result<PathBuf, String> {
         return Err("must not contain spaces, quotes, ';', '{', '}', '$', '#' or '\\'".into());
     }
     Ok(path)
+}
+
+/// `:`-separated absolute paths, each as [`config_path`] wants it.
+fn path_list(s: &str) -> Result<String, String> {
+    for part in s.split(':') {
+        config_path(part).map_err(|e| format!("{part:?}: {e}"))?;
+    }
+    Ok(s.to_string())
 }
 
 fn db_user_host(s: &str) -> Result<String, String> {

@@ -6,8 +6,10 @@
 //! ([`crate::settings`]); [`LocalConfig::single_host`] takes them from there.
 
 mod files;
+mod fpm;
 mod mariadb;
 mod nginx;
+mod site_user;
 mod wordpress;
 
 use std::{
@@ -20,9 +22,11 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 pub use crate::sitedb::{AdminLogin, DbNamespace, DbServer, ReloadLogin, SiteDatabase};
-pub use files::FilesDriver;
+pub use files::{FilesDriver, SITE_MARKER};
+pub use fpm::{open_basedir, FpmPools};
 pub use mariadb::MariaDbDriver;
 pub use nginx::render as render_server_block;
+pub use site_user::SiteUser;
 pub use wordpress::WordPressDriver;
 
 use super::{Drivers, SiteSpec, VaultStep};
@@ -54,8 +58,14 @@ pub struct LocalConfig {
     pub fastcgi_params: PathBuf,
     /// The `nginx` binary (for `-t` and `-s reload`).
     pub nginx_bin: PathBuf,
-    /// php-fpm's socket, the server blocks' `fastcgi_pass`.
+    /// The shared php-fpm pool's socket (the web user's): the server blocks' `fastcgi_pass`
+    /// where the sites have no pools of their own (`fpm` is `None`).
     pub php_fpm_socket: PathBuf,
+    /// Each site's own php-fpm pool, run as its own user; `None`: the sites share the web
+    /// user's pool (the AWS shape's web nodes, until their agent writes pools).
+    pub fpm: Option<FpmPools>,
+    /// Each site's Unix uid and gid is this base + its id ([`SiteUser`]).
+    pub site_uid_base: u32,
     /// The `php` CLI binary, which runs the install script.
     pub php_bin: PathBuf,
     /// The sites' directories: `<sites_dir>/<slug>/{config.php,wp-content}`.
@@ -74,7 +84,7 @@ pub struct LocalConfig {
     pub dataplane_php_dir: PathBuf,
     /// The shared default theme, symlinked into each site's themes/.
     pub default_theme_dir: PathBuf,
-    /// The OS user php-fpm's workers run as; owns each site's wp-content.
+    /// nginx's OS user: the group of each site's wp-content.
     pub web_user: String,
     /// How long the wordpress step polls for the site to answer 200 with its title.
     pub health_timeout: Duration,
@@ -147,7 +157,18 @@ impl LocalConfig {
             default_db_user_host: "localhost",
             login_limit: true,
         };
-        Self::new(settings, placement)
+        let mut cfg = Self::new(settings, placement)?;
+        // Per-site pools when the data plane runs them (dataplane.sh says where).
+        if let Some(pools_dir) = host.php_fpm_pools_dir.clone() {
+            cfg.fpm = Some(FpmPools {
+                pools_dir,
+                sockets_dir: need(&host.php_fpm_sockets_dir, "MYWP_PHP_FPM_SOCKETS_DIR")?,
+                pid_file: need(&host.php_fpm_pid, "MYWP_PHP_FPM_PID")?,
+                max_children: host.php_fpm_max_children,
+                shared_dirs: host.php_shared_dirs.clone(),
+            });
+        }
+        Ok(cfg)
     }
 
     /// The data plane at `<state_dir>` that `scripts/dataplane.sh start` runs (tests, tools).
@@ -189,6 +210,8 @@ impl LocalConfig {
             fastcgi_params: placement.fastcgi_params,
             nginx_bin: host.nginx_bin.clone(),
             php_fpm_socket: need(&host.php_fpm_socket, "MYWP_PHP_FPM_SOCKET")?,
+            fpm: None,
+            site_uid_base: host.site_uid_base,
             php_bin: host.php_bin.clone(),
             sites_dir: placement.sites_dir,
             addressing: settings.addressing(),
@@ -219,9 +242,17 @@ impl LocalConfig {
         self.nginx_sites_dir.join(server_block_file(slug))
     }
 
-    fn login_key(&self, slug: &SiteSlug) -> crate::secrets::Secret {
-        self.master_key.derive("wp-login-key", slug)
+    /// The key the site's one-time login links are signed with (in its config).
+    fn login_key(&self, site: &SiteSpec) -> crate::secrets::Secret {
+        self.master_key
+            .derive("wp-login-key", &site_secret_subject(site))
     }
+}
+
+/// What a site's own secrets (salts, login key) are derived for: its id, never its slug,
+/// which another customer can take once the site is deleted.
+fn site_secret_subject(site: &SiteSpec) -> String {
+    format!("site-id:{}", site.id)
 }
 
 /// The file name of a site's server block: `<slug>.conf`. The web nodes' agent reads the
@@ -256,7 +287,7 @@ pub fn login_link(cfg: &LocalConfig, site: &SiteSpec, valid_for: Duration) -> St
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let expires = now + valid_for.as_secs().max(1);
-    let key = cfg.login_key(&site.slug);
+    let key = cfg.login_key(site);
     let mut mac =
         Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("any key length works");
     mac.update(format!("{}|{expires}", site.owner_email.to_lowercase()).as_bytes());

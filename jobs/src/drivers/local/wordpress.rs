@@ -9,9 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{nginx, LocalConfig};
+use super::{fpm::open_basedir, nginx, site_user::SiteUser, LocalConfig};
 use crate::drivers::{Driver, Ensured, Removed, SiteSpec, StepError};
-use crate::fsutil::{ensure_dir, Owner};
 
 /// How long the CLI install may take before it counts as hung.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(180);
@@ -108,28 +107,32 @@ impl Driver for WordPressDriver {
     }
 }
 
-/// Runs dataplane's install.php with the PHP CLI as the web user (so anything WordPress
-/// writes into wp-content belongs to it). Idempotent: an installed site only gets its title.
+/// Runs dataplane's install.php with the PHP CLI as the site's user (so anything WordPress
+/// writes into wp-content is the site's), confined to the site's open_basedir where it has
+/// its own pool. Idempotent: an installed site only gets its title.
 async fn install(cfg: &LocalConfig, site: &SiteSpec) -> Result<(), StepError> {
-    let web = Owner::of_user(&cfg.web_user)?;
+    let user = SiteUser::of(cfg, site)?;
     let php_dir = &cfg.dataplane_php_dir;
     let host = cfg
         .addressing
         .home_url(site)
         .trim_start_matches("http://")
         .to_string();
-    // PHP's CLI keeps no opcode cache between runs, so every install would compile all of
-    // WordPress again (~0.5 s of CPU); a file cache shared by the installs saves that.
-    let opcache = cfg.state_dir.join("php-cli-opcache");
-    ensure_dir(&opcache, 0o700, web)?;
     let mut cmd = tokio::process::Command::new(&cfg.php_bin);
+    // No opcode file cache: one shared by the sites would let one site's PHP plant code
+    // another site's install runs.
+    cmd.arg("-d").arg("opcache.enable_cli=0");
+    if let Some(pools) = &cfg.fpm {
+        let dir = cfg.site_dir(&site.slug);
+        cmd.arg("-d")
+            .arg(format!(
+                "open_basedir={}",
+                open_basedir(cfg, &pools.shared_dirs, site)
+            ))
+            .arg("-d")
+            .arg(format!("sys_temp_dir={}", dir.join("tmp").display()));
+    }
     cmd.arg("-d")
-        .arg("opcache.enable_cli=1")
-        .arg("-d")
-        .arg(format!("opcache.file_cache={}", opcache.display()))
-        .arg("-d")
-        .arg("opcache.file_cache_only=1")
-        .arg("-d")
         .arg(format!(
             "auto_prepend_file={}",
             php_dir.join("prepend.php").display()
@@ -144,10 +147,9 @@ async fn install(cfg: &LocalConfig, site: &SiteSpec) -> Result<(), StepError> {
         .env("MYWP_ADMIN_EMAIL", &site.owner_email)
         .env("MYWP_SITE_HOST", host)
         .current_dir(&cfg.wordpress_core)
-        .uid(web.uid)
-        .gid(web.gid)
         .stdin(Stdio::null())
         .kill_on_drop(true);
+    user.command(&mut cmd);
     let out = tokio::time::timeout(INSTALL_TIMEOUT, cmd.output())
         .await
         .map_err(|_| StepError::transient("the WordPress install timed out"))?
