@@ -16,6 +16,7 @@ pub mod faults;
 pub mod own_mariadb;
 pub mod postgres;
 pub mod tenant;
+pub mod wp_admin;
 
 use std::{
     future::Future,

@@ -1,18 +1,21 @@
 //! A hostile tenant on a single host: its PHP (a plugin it uploads through wp-admin) tries
 //! to reach another customer's site and the panel's state; it plants symlinks for nginx to
 //! follow; and it swaps its wp-content's directories for symlinks to /etc while the files
-//! step runs as root. Every attempt is refused, and WordPress still works for it.
+//! step runs as root. Every attempt is refused, and WordPress still works for it. The
+//! plugin is tests/fixtures/hostile-plugin, uploaded as a zip through wp-admin's form.
+//! (Snapshots and restores under the same attacks: tests/snapshot_attacks.rs.)
 
 use std::{
     os::unix::fs::{MetadataExt, PermissionsExt},
     path::{Path, PathBuf},
     process::{Command, Stdio},
+    time::Duration,
 };
 
 use mywp_jobs::{
-    domain::StepError,
+    domain::{SiteSlug, StepError},
     drivers::{
-        local::{LocalConfig, SITE_MARKER},
+        local::{LocalConfig, SiteDatabase, SITE_MARKER},
         Ensured,
     },
     store::Store,
@@ -20,10 +23,12 @@ use mywp_jobs::{
 use mywp_tests::{
     mywp_bin,
     tenant::{
-        as_user, client, config, drivers, get, install_plugin, log_in, new_site, one_at_a_time,
-        probe, probe_plugin, provision, remove, write_as, Attempts,
+        as_user, config, drivers, new_site, one_at_a_time, provision, remove, sign_in, site_page,
+        write_as, Site,
     },
     unique,
+    wp_admin::{self, WpAdmin},
+    TestApp,
 };
 
 /// A panel's control-plane database as `mywp` makes it in the state directory (umask 077),
@@ -49,6 +54,18 @@ async fn panel_database(cfg: &LocalConfig) -> (PathBuf, Store) {
         .await
         .unwrap();
     (path, store)
+}
+
+/// Runs one probe of the hostile plugin as `site`'s PHP: its JSON answer.
+async fn hostile(site: &Site, probe: &str, params: &[(&str, &str)]) -> serde_json::Value {
+    let mut query = vec![("mywp-hostile", probe)];
+    query.extend_from_slice(params);
+    let home = config().addressing.site_url(site.slug());
+    let url = reqwest::Url::parse_with_params(&format!("{home}/"), &query).unwrap();
+    let (status, body) =
+        wp_admin::get(&wp_admin::client(site.slug()), site.slug(), url.as_str()).await;
+    serde_json::from_str(&body)
+        .unwrap_or_else(|_| panic!("not a probe's answer (HTTP {status}): {body:.500}"))
 }
 
 fn mode(path: &Path) -> u32 {
@@ -94,56 +111,92 @@ async fn a_tenants_plugin_reaches_nothing_but_its_own_site() {
     let b_mu = b.content().join("mu-plugins/planted.php");
     let own_file = a.content().join("uploads/probe-wrote.txt");
     let path = |p: &PathBuf| p.display().to_string();
-    let attempts = Attempts {
-        read: forbidden_reads
-            .iter()
-            .map(path)
-            .chain([path(&a.config())])
-            .collect(),
-        list: forbidden_lists
-            .iter()
-            .map(path)
-            .chain([path(&a.content().join("uploads"))])
-            .collect(),
-        write: vec![path(&b_mu), path(&own_file)],
-    };
 
     // A uploads its plugin through wp-admin, as a customer does, and it runs as A.
-    let web = client(&cfg, &a);
-    log_in(&web, &cfg, &a).await;
-    install_plugin(&web, &cfg, &a, &probe_plugin(&attempts)).await;
-    let plugin = a.content().join("plugins/mywp-probe/mywp-probe.php");
+    let admin = sign_in(&cfg, &a).await;
+    admin.install_hostile_plugin().await;
+    let plugin = a.content().join("plugins/mywp-hostile/mywp-hostile.php");
     assert_eq!(
         std::fs::metadata(&plugin).unwrap().uid(),
         a.user.uid,
         "installed as A's user"
     );
-    let seen = probe(&web, &cfg, &a).await;
-    assert_eq!(seen["uid"], a.user.uid, "{seen}");
+    let me = hostile(&a, "whoami", &[]).await;
+    assert_eq!(me["euid"], a.user.uid, "{me}");
     assert_eq!(
-        seen["groups"],
+        me["groups"],
         serde_json::json!([a.user.gid]),
-        "no other group: {seen}"
+        "no other group: {me}"
     );
-    let basedir = seen["open_basedir"].as_str().unwrap();
-    assert!(basedir.contains(&format!("{}/", a.dir.display())), "{seen}");
+    let basedir = me["open_basedir"].as_str().unwrap();
+    assert!(basedir.contains(&format!("{}/", a.dir.display())), "{me}");
 
-    // Its own site: yes (the probe works). Anything else: no.
-    assert_eq!(seen["read"][path(&a.config())], true, "{seen}");
-    assert_eq!(
-        seen["list"][path(&a.content().join("uploads"))],
-        true,
-        "{seen}"
-    );
-    assert_eq!(seen["write"][path(&own_file)], true, "{seen}");
+    // Its own site: yes (the probes work). Anything else: no.
+    let ok = |answer: &serde_json::Value| answer["ok"] == true;
+    let own = hostile(&a, "read", &[("path", &path(&a.config()))]).await;
+    assert!(ok(&own), "{own}");
+    let own = hostile(&a, "list", &[("path", &path(&a.content().join("uploads")))]).await;
+    assert!(ok(&own), "{own}");
+    let own = hostile(&a, "write", &[("path", &path(&own_file)), ("data", "mine")]).await;
+    assert!(ok(&own), "{own}");
     for p in &forbidden_reads {
-        assert_eq!(seen["read"][path(p)], false, "read {}: {seen}", p.display());
+        let answer = hostile(&a, "read", &[("path", &path(p))]).await;
+        assert!(!ok(&answer), "read {}: {answer}", p.display());
     }
     for p in &forbidden_lists {
-        assert_eq!(seen["list"][path(p)], false, "list {}: {seen}", p.display());
+        let answer = hostile(&a, "list", &[("path", &path(p))]).await;
+        assert!(!ok(&answer), "list {}: {answer}", p.display());
     }
-    assert_eq!(seen["write"][path(&b_mu)], false, "{seen}");
-    assert!(!b_mu.exists());
+    let answer = hostile(
+        &a,
+        "write",
+        &[("path", &path(&b_mu)), ("data", "<?php echo 1;")],
+    )
+    .await;
+    assert!(
+        !ok(&answer) && !b_mu.exists(),
+        "wrote B's mu-plugins: {answer}"
+    );
+
+    // MariaDB: A's own login reaches its own database and not B's; B's user, root and the
+    // administrator do not log in from A's PHP (B's password is derived from a key A cannot
+    // read).
+    let a_db = SiteDatabase::of(&a.spec, &cfg.db_namespace, &cfg.master_key).unwrap();
+    let b_db = SiteDatabase::of(&b.spec, &cfg.db_namespace, &cfg.master_key).unwrap();
+    let own = hostile(
+        &a,
+        "mysql",
+        &[(
+            "sql",
+            &format!("SELECT COUNT(*) FROM `{}`.wp_options", a_db.name),
+        )],
+    )
+    .await;
+    assert!(ok(&own), "{own}");
+    let sql = format!(
+        "SELECT option_value FROM `{}`.wp_options LIMIT 1",
+        b_db.name
+    );
+    let answer = hostile(&a, "mysql", &[("sql", &sql)]).await;
+    assert!(
+        !ok(&answer),
+        "A's database user read B's database: {answer}"
+    );
+    // (The single host's MariaDB lets root and mysql in by their Unix user alone.)
+    for user in [b_db.name.as_str(), "root", "mysql"] {
+        for password in ["", "wordpress", a_db.password.expose()] {
+            let answer = hostile(
+                &a,
+                "mysql",
+                &[("user", user), ("password", password), ("sql", "SELECT 1")],
+            )
+            .await;
+            assert!(
+                !ok(&answer),
+                "A's PHP logged in to MariaDB as {user}: {answer}"
+            );
+        }
+    }
 
     // Unix permissions hold without open_basedir: A's uid, in a plain shell.
     for p in &forbidden_reads {
@@ -174,7 +227,7 @@ async fn a_tenants_plugin_reaches_nothing_but_its_own_site() {
     );
 
     // B is unharmed.
-    let (status, body) = get(&client(&cfg, &b), &cfg, &b, "/").await;
+    let (status, body) = site_page(&b, "/").await;
     assert!(
         status == 200 && body.contains(&b.spec.title),
         "B answers: {status}"
@@ -228,17 +281,10 @@ async fn nginx_never_follows_a_link_the_tenant_planted() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let web = client(&cfg, &a);
-    let (status, body) = get(&web, &cfg, &a, "/wp-content/uploads/own.txt").await;
+    let (status, body) = site_page(&a, "/wp-content/uploads/own.txt").await;
     assert_eq!((status, body.as_str()), (200, "a's own file"));
     // Root's own link, to the shared default theme, is followed.
-    let (status, _) = get(
-        &web,
-        &cfg,
-        &a,
-        "/wp-content/themes/twentytwentythree/style.css",
-    )
-    .await;
+    let (status, _) = site_page(&a, "/wp-content/themes/twentytwentythree/style.css").await;
     assert_eq!(status, 200, "the default theme's stylesheet");
     for path in [
         "leak-config.txt",
@@ -247,7 +293,7 @@ async fn nginx_never_follows_a_link_the_tenant_planted() {
         "leak-key.txt",
         "leak-dir/secret.txt",
     ] {
-        let (status, body) = get(&web, &cfg, &a, &format!("/wp-content/uploads/{path}")).await;
+        let (status, body) = site_page(&a, &format!("/wp-content/uploads/{path}")).await;
         assert!(status == 403 || status == 404, "{path}: HTTP {status}");
         assert!(
             !body.contains("DB_PASSWORD") && !body.contains("b's private"),
@@ -403,16 +449,9 @@ async fn a_site_of_the_earlier_layout_moves_to_its_own_user_and_keeps_serving() 
     );
     assert_eq!(mode(&c.dir), 0o711);
     assert!(c.dir.join(SITE_MARKER).exists());
-    let web_client = client(&cfg, &c);
-    let (status, body) = get(
-        &web_client,
-        &cfg,
-        &c,
-        "/wp-content/uploads/2024/01/photo.txt",
-    )
-    .await;
+    let (status, body) = site_page(&c, "/wp-content/uploads/2024/01/photo.txt").await;
     assert_eq!((status, body.as_str()), (200, "an old upload"));
-    let (status, body) = get(&web_client, &cfg, &c, "/").await;
+    let (status, body) = site_page(&c, "/").await;
     assert!(
         status == 200 && body.contains(&c.spec.title),
         "HTTP {status}"
@@ -438,7 +477,51 @@ async fn a_directory_or_pool_of_another_site_is_not_taken_over() {
     // Nor does removing it delete the first site's files.
     files.remove(&other).await.unwrap();
     assert!(a.config().exists());
-    let (status, _) = get(&client(&cfg, &a), &cfg, &a, "/").await;
+    let (status, _) = site_page(&a, "/").await;
     assert_eq!(status, 200);
     remove(&drivers, &a).await;
+}
+
+/// The customer's way in: the panel's wp-admin button, then WordPress's own upload form. The
+/// plugin runs as the site's user (the owner of its wp-content, not root, not nginx's user),
+/// and the site keeps serving its pages with it active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_uploaded_through_the_panels_wp_admin_runs_as_its_site() {
+    let _one = one_at_a_time().await;
+    let app = TestApp::spawn().await;
+    let ann = app.new_customer().await;
+    let slug = unique("plug");
+    let title = format!("Site {slug}");
+    ann.create_site(&title, &slug).await;
+    ann.wait_status(&slug, "live", Duration::from_secs(180))
+        .await;
+    WpAdmin::open(&ann, &slug)
+        .await
+        .install_hostile_plugin()
+        .await;
+    let cfg = config();
+    let content = cfg
+        .site_dir(&SiteSlug::from_stored(&slug).unwrap())
+        .join("wp-content");
+    let owner = std::fs::metadata(&content).unwrap().uid();
+    let home = cfg.addressing.site_url(&slug);
+    let (_, me) = wp_admin::get(
+        &wp_admin::client(&slug),
+        &slug,
+        &format!("{home}/?mywp-hostile=whoami"),
+    )
+    .await;
+    let me: serde_json::Value = serde_json::from_str(&me).unwrap();
+    assert_eq!(
+        me["euid"], owner,
+        "PHP runs as the owner of its wp-content: {me}"
+    );
+    let web_uid = nix::unistd::User::from_name(&cfg.web_user)
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    assert!(owner != 0 && owner != web_uid, "{owner}");
+    mywp_tests::dataplane::wait_for_title(&slug, &title).await;
+    app.stop().await;
 }
