@@ -60,6 +60,19 @@ fn set_owner(path: &Path, owner: Owner) -> io::Result<()> {
 }
 
 /// The start of the names of `path`'s temporary files (see [`write_atomic`]).
+/// An exclusive `flock` on `path` (created if missing), held until the value is dropped:
+/// serialises a change across every process of this host. Blocking.
+pub fn lock_exclusive(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, StepError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| StepError::transient(format!("cannot open {}: {e}", path.display())))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| StepError::transient(format!("cannot lock {}: {e}", path.display())))
+}
+
 pub fn temp_prefix(path: &Path) -> String {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     format!(".{name}.tmp-")

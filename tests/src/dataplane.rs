@@ -123,6 +123,15 @@ pub async fn site_sql(cfg: &LocalConfig, db: &str, sql: String) {
 /// A client that reaches `slug`'s hostname on the data plane's nginx (on loopback), keeping
 /// cookies and following redirects, as a browser would.
 pub fn site_client(slug: &str) -> reqwest::Client {
+    site_client_builder(slug)
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// A client builder that resolves `slug`'s hostname to the data plane's nginx on loopback
+/// and keeps cookies (add the rest).
+pub fn site_client_builder(slug: &str) -> reqwest::ClientBuilder {
     let cfg = config();
     reqwest::Client::builder()
         .resolve(
@@ -131,9 +140,6 @@ pub fn site_client(slug: &str) -> reqwest::Client {
         )
         .cookie_store(true)
         .no_proxy()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client")
 }
 
 /// Waits (bounded) until the site's hostname answers 200 with `title` in its `<title>`.

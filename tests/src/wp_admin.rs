@@ -13,14 +13,7 @@ pub const HOSTILE_PLUGIN: &[u8] = include_bytes!("../fixtures/hostile-plugin/myw
 /// A client for `slug`'s hostname on the data plane's nginx that keeps cookies and follows
 /// no redirect by itself ([`get`] does, hop by hop).
 pub fn client(slug: &str) -> reqwest::Client {
-    let cfg = dataplane::config();
-    reqwest::Client::builder()
-        .resolve(
-            &cfg.addressing.platform_host_of(slug),
-            std::net::SocketAddr::from(([127, 0, 0, 1], cfg.addressing.port)),
-        )
-        .cookie_store(true)
-        .no_proxy()
+    dataplane::site_client_builder(slug)
         .redirect(reqwest::redirect::Policy::none())
         // A new connection per request: other tests' sites reload nginx, whose old workers
         // close idle keep-alive connections, and a request sent on one as it closes fails.

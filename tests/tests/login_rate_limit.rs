@@ -24,15 +24,8 @@ fn client_address(n: u8) -> IpAddr {
 /// A browser-like client (cookies, redirects followed) of `slug`'s hostname, connecting
 /// from `from`.
 fn client_from(slug: &str, from: IpAddr) -> reqwest::Client {
-    let cfg = dataplane::config();
-    reqwest::Client::builder()
-        .resolve(
-            &cfg.addressing.platform_host_of(slug),
-            std::net::SocketAddr::from(([127, 0, 0, 1], cfg.addressing.port)),
-        )
+    dataplane::site_client_builder(slug)
         .local_address(from)
-        .cookie_store(true)
-        .no_proxy()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("an HTTP client")

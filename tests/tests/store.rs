@@ -1627,23 +1627,18 @@ async fn constraints_are_the_same(store: Store) {
     );
 }
 
-/// A SQLite database from before foreign keys were relied on may hold rows whose parent is
-/// gone; opening it with this version removes them, and keeps every other row.
-#[tokio::test]
-async fn sqlite_upgrade_removes_orphans() {
-    use sqlx::{
-        sqlite::{SqliteConnectOptions, SqliteConnection},
-        ConnectOptions, Connection,
-    };
-
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("mywp.db");
-    // The schema as the last version without 0004 left it, written by a connection that
-    // does not enforce foreign keys (as the sqlite3 shell does not).
-    let mut conn: SqliteConnection = SqliteConnectOptions::new()
-        .filename(&path)
+/// A SQLite database at `path` with the migrations before `version` applied, as an earlier
+/// release left it, over a connection that enforces foreign keys or not.
+async fn sqlite_before(
+    path: &std::path::Path,
+    version: i64,
+    foreign_keys: bool,
+) -> sqlx::sqlite::SqliteConnection {
+    use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions};
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
         .create_if_missing(true)
-        .foreign_keys(false)
+        .foreign_keys(foreign_keys)
         .connect()
         .await
         .unwrap();
@@ -1655,12 +1650,26 @@ async fn sqlite_upgrade_removes_orphans() {
     before.migrations = before
         .migrations
         .iter()
-        .filter(|m| m.version < 4)
+        .filter(|m| m.version < version)
         .cloned()
         .collect::<Vec<_>>()
         .into();
-    assert_eq!(before.migrations.len(), 3);
+    assert_eq!(before.migrations.len() as i64, version - 1);
     before.run(&mut conn).await.unwrap();
+    conn
+}
+
+/// A SQLite database from before foreign keys were relied on may hold rows whose parent is
+/// gone; opening it with this version removes them, and keeps every other row.
+#[tokio::test]
+async fn sqlite_upgrade_removes_orphans() {
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mywp.db");
+    // The schema as the last version without 0004 left it, written by a connection that
+    // does not enforce foreign keys (as the sqlite3 shell does not).
+    let mut conn = sqlite_before(&path, 4, false).await;
     sqlx::raw_sql(
         "INSERT INTO accounts (id, email, created_at) VALUES (1, 'ann@example.com', 0);
          INSERT INTO sessions (token_hash, account_id, created_at, expires_at)
@@ -1743,32 +1752,11 @@ async fn deleted_site_ids_never_come_back(store: Store, url: String) {
 /// theirs: foreign keys are off while the old table is dropped, so nothing cascades.
 #[tokio::test]
 async fn sqlite_rebuild_of_sites_keeps_their_rows() {
-    use sqlx::{
-        sqlite::{SqliteConnectOptions, SqliteConnection},
-        ConnectOptions, Connection,
-    };
+    use sqlx::Connection;
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mywp.db");
-    let mut conn: SqliteConnection = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .connect()
-        .await
-        .unwrap();
-    let mut before =
-        sqlx::migrate::Migrator::new(mywp_tests::repo_root().join("migrations").join("sqlite"))
-            .await
-            .unwrap();
-    before.dangerous_set_table_name("mywp_migrations");
-    before.migrations = before
-        .migrations
-        .iter()
-        .filter(|m| m.version < 6)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    before.run(&mut conn).await.unwrap();
+    let mut conn = sqlite_before(&path, 6, true).await;
     sqlx::raw_sql(
         "INSERT INTO accounts (id, email, created_at) VALUES (1, 'ann@example.com', 0);
          INSERT INTO sites (id, slug, title, owner_id, status, created_at, updated_at,

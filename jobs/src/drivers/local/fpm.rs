@@ -16,7 +16,7 @@ use std::{
 use super::{site_user::SiteUser, LocalConfig};
 use crate::{
     drivers::{SiteSpec, StepError},
-    fsutil::{read_if_exists, remove_file_if_exists, write_atomic, Owner},
+    fsutil::{lock_exclusive, read_if_exists, remove_file_if_exists, write_atomic, Owner},
 };
 
 /// Where the per-site pools live and how the master is told about them.
@@ -186,15 +186,7 @@ fn answers(socket: &Path) -> bool {
 }
 
 fn lock(cfg: &LocalConfig) -> Result<nix::fcntl::Flock<std::fs::File>, StepError> {
-    let path = cfg.state_dir.join("php-fpm.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| StepError::transient(format!("cannot open {}: {e}", path.display())))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| StepError::transient(format!("cannot lock {}: {e}", path.display())))
+    lock_exclusive(&cfg.state_dir.join("php-fpm.lock"))
 }
 
 fn master_pid(fpm: &FpmPools) -> Result<i32, StepError> {

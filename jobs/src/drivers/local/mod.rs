@@ -23,7 +23,7 @@ use sha2::Sha256;
 
 pub use crate::sitedb::{AdminLogin, DbNamespace, DbServer, ReloadLogin, SiteDatabase};
 pub use files::{FilesDriver, SITE_MARKER};
-pub use fpm::{open_basedir, FpmPools};
+pub use fpm::{open_basedir, render as render_pool, FpmPools};
 pub use mariadb::MariaDbDriver;
 pub use nginx::render as render_server_block;
 pub use site_user::SiteUser;

@@ -7,7 +7,8 @@ use crate::{
     domain::Hostname,
     drivers::{SiteSpec, StepError},
     fsutil::{
-        read_if_exists, remove_file_if_exists, stale_entries, temp_prefix, write_atomic, Owner,
+        lock_exclusive, read_if_exists, remove_file_if_exists, stale_entries, temp_prefix,
+        write_atomic, Owner,
     },
 };
 
@@ -228,19 +229,9 @@ async fn config_lock(
         return Ok(None);
     }
     let path = cfg.state_dir.join("nginx-config.lock");
-    tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| StepError::transient(format!("cannot open {}: {e}", path.display())))?;
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map(Some)
-            .map_err(|(_, e)| StepError::transient(format!("cannot lock {}: {e}", path.display())))
-    })
-    .await
-    .map_err(|e| StepError::transient(format!("the nginx lock task failed: {e}")))?
+    tokio::task::spawn_blocking(move || lock_exclusive(&path).map(Some))
+        .await
+        .map_err(|e| StepError::transient(format!("the nginx lock task failed: {e}")))?
 }
 
 /// Writes the site's server block; when it changed, checks the whole config with `nginx -t`

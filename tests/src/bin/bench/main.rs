@@ -20,6 +20,7 @@
 
 mod bundle;
 mod idle;
+mod pools;
 mod snapshots;
 
 use std::{
@@ -794,7 +795,7 @@ async fn main() {
     let mut report = Report::default();
 
     // MYWP_BENCH_PARTS (e.g. "3") runs only some parts, for profiling one of them.
-    let parts = std::env::var("MYWP_BENCH_PARTS").unwrap_or_else(|_| "1,2,3,4,5,6".into());
+    let parts = std::env::var("MYWP_BENCH_PARTS").unwrap_or_else(|_| "1,2,3,4,5,6,7".into());
     let part = |n: &str| parts.split(',').any(|p| p.trim() == n);
     if part("1") || part("2") {
         let app = TestApp::spawn().await;
@@ -827,6 +828,10 @@ async fn main() {
     if part("6") {
         log("part 6: the browser bundle");
         bundle::bundle(&mut report).await;
+    }
+    if part("7") {
+        log("part 7: php-fpm with 1,000 idle sites");
+        pools::pools(&mut report).await;
     }
 
     let mut out = String::from("# MyWP benchmark\n\n");
