@@ -129,7 +129,7 @@ prepare_dirs() {
   chown root:mysql "$RUN"
   chmod 0771 "$RUN"
   chmod 0755 "$FPM_SOCKETS" "$CORE_DIR" "$PHP_DIR"
-  chmod 0700 "$FPM_POOLS"
+  chmod 0700 "$FPM_POOLS" "$NGINX_SITES" "$NGINX_FLEET_SITES"
   # What earlier versions left readable: the panel's SQLite files, its key, the snapshots.
   local f
   for f in "$STATE"/mywp.db "$STATE"/mywp.db-wal "$STATE"/mywp.db-shm "$STATE"/master.key \

@@ -39,5 +39,14 @@ DROP TABLE sites;
 ALTER TABLE sites_rebuilt RENAME TO sites;
 CREATE INDEX sites_owner ON sites(owner_id, created_at);
 CREATE INDEX sites_unsettled ON sites(status);
+-- Ids deleted before this upgrade are recorded nowhere: the newest ones were above the
+-- largest id left. On a database that was in use, new ids start 100000 above it; a fresh
+-- one starts at 1.
+DELETE FROM sqlite_sequence WHERE name = 'sites';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'sites', COALESCE(MAX(id), 0)
+        + CASE WHEN EXISTS (SELECT 1 FROM sites) OR EXISTS (SELECT 1 FROM audit_log)
+               THEN 100000 ELSE 0 END
+    FROM sites;
 COMMIT;
 PRAGMA foreign_keys = ON;

@@ -87,11 +87,19 @@ impl Owner {
         })
     }
 
-    /// GNU tar, run as this owner: the child sets its groups, gid and uid before it
-    /// executes anything (std drops the supplementary groups when it sets the uid as root).
+    /// GNU tar, run as this owner with the owner's own group (its passwd entry's, or the
+    /// uid itself for the sites' users, which have none): the child sets its groups, gid
+    /// and uid before it executes anything (std drops the supplementary groups when it sets
+    /// the uid as root). Never wp-content's group, which is nginx's: a set-gid program the
+    /// tenant packed would come back set-gid to nginx's group (`--preserve-permissions`);
+    /// run outside that group, the kernel drops the bit.
     fn tar(&self) -> Command {
+        let gid = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(self.uid))
+            .ok()
+            .flatten()
+            .map_or(self.uid, |user| user.gid.as_raw());
         let mut cmd = Command::new(TAR_BIN);
-        cmd.uid(self.uid).gid(self.gid);
+        cmd.uid(self.uid).gid(gid);
         cmd
     }
 }

@@ -176,6 +176,37 @@ fn round_trip_keeps_links_as_links_and_drops_later_files() {
     assert!(!incoming(&content).exists() && !outgoing(&content).exists());
 }
 
+/// wp-content as the files step leaves it: the tenant's, in nginx's group (www-data, 33),
+/// set-gid. A set-gid program the tenant packs must not come back set-gid to nginx's
+/// group: tar runs with the tenant's own group, and the kernel drops the bit.
+#[test]
+fn a_restore_never_makes_a_file_set_gid_to_nginxs_group() {
+    if !is_root() {
+        return eprintln!("skipped: archives are unpacked as the site's owner, which needs root");
+    }
+    const WEB_GID: u32 = 33;
+    let dir = tree();
+    let content = wp_content(dir.path());
+    let tool = content.join("uploads/tool");
+    std::fs::write(&tool, "#!/bin/sh\nid -g\n").unwrap();
+    lchown(&tool, Some(TENANT), Some(TENANT)).unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o2755)).unwrap();
+    lchown(&content, Some(TENANT), Some(WEB_GID)).unwrap();
+    std::fs::set_permissions(&content, std::fs::Permissions::from_mode(0o2750)).unwrap();
+
+    let archive = dir.path().join("files.tar.gz");
+    pack(&content, &archive).unwrap();
+    unpack(&archive, &content).unwrap();
+    let m = std::fs::metadata(content.join("uploads/tool")).unwrap();
+    assert_eq!(
+        m.gid(),
+        WEB_GID,
+        "in nginx's group, from the set-gid wp-content"
+    );
+    assert_eq!(m.mode() & 0o6000, 0, "restored mode {:o}", m.mode());
+    assert_eq!(m.mode() & 0o777, 0o755);
+}
+
 #[test]
 fn a_restore_killed_between_the_renames_completes() {
     if !is_root() {
