@@ -268,8 +268,8 @@ fn wait_for_socket(fpm: &FpmPools, socket: &Path) -> Result<(), StepError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn open_basedir_entries_end_in_a_slash() {
+    /// A data plane whose paths are all under `/s` (nothing is touched on disk).
+    fn config() -> LocalConfig {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("dataplane.env"),
@@ -278,7 +278,12 @@ mod tests {
              MYWP_WORDPRESS_CORE=/s/core\nMYWP_DATAPLANE_PHP_DIR=/s/php\n",
         )
         .unwrap();
-        let cfg = LocalConfig::from_state_dir(dir.path()).unwrap();
+        LocalConfig::from_state_dir(dir.path()).unwrap()
+    }
+
+    #[test]
+    fn open_basedir_entries_end_in_a_slash() {
+        let cfg = config();
         let site = SiteSpec::parse(3, "blog", "Blog", "a@example.com", &[] as &[&str]).unwrap();
         let dirs = open_basedir(&cfg, "/usr/share/wordpress:/usr/share/php/getid3/", &site);
         assert_eq!(
@@ -291,15 +296,7 @@ mod tests {
 
     #[test]
     fn a_pool_is_never_named_global() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("dataplane.env"),
-            "MYWP_NGINX_CONF=/s/nginx.conf\nMYWP_MARIADB_SOCKET=/s/m.sock\n\
-             MYWP_NGINX_SITES_DIR=/s/sites\nMYWP_SITES_DIR=/s/wp\nMYWP_PHP_FPM_SOCKET=/s/f.sock\n\
-             MYWP_WORDPRESS_CORE=/s/core\nMYWP_DATAPLANE_PHP_DIR=/s/php\n",
-        )
-        .unwrap();
-        let cfg = LocalConfig::from_state_dir(dir.path()).unwrap();
+        let cfg = config();
         let fpm = FpmPools {
             pools_dir: "/s/pools".into(),
             sockets_dir: "/s/sockets".into(),
