@@ -14,6 +14,11 @@ use super::{Store, StoreError};
 /// that could not be added, or a queue that lost it. Another job may then take its place.
 pub const LOST_AFTER_MS: i64 = 60_000;
 
+/// A waiting job due at most this much later than a new one is not overtaken: requests
+/// made at the same moment read the clock a few milliseconds apart, in any order, and one
+/// overtaking another that has not reached the queue yet left two jobs waiting.
+pub const OVERTAKE_SLACK_MS: i64 = 1_000;
+
 /// What claiming a site's next run gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunClaim {
@@ -28,7 +33,8 @@ pub enum RunClaim {
 
 impl Store {
     /// Claims the site's waiting slot for job `job_id`, due at `due` (Unix ms). With
-    /// `overtake`, a waiting job due later than `due` is replaced; without, any waiting job
+    /// `overtake`, a waiting job due later than `due` (by more than [`OVERTAKE_SLACK_MS`])
+    /// is replaced; without, any waiting job
     /// that is not lost is left alone (the sweep's way: never hurry a job that waits on
     /// purpose).
     pub async fn claim_queued_run(
@@ -48,7 +54,7 @@ impl Store {
                 (Some(_), Some(at)) => at >= super::now_ms() - LOST_AFTER_MS,
                 _ => false,
             };
-            if live && (!overtake || waiting_for.is_some_and(|at| at <= due)) {
+            if live && (!overtake || waiting_for.is_some_and(|at| at <= due + OVERTAKE_SLACK_MS)) {
                 return Ok(RunClaim::AlreadyQueued);
             }
             let swapped = sqlx::query(
